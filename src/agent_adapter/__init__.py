@@ -1,0 +1,104 @@
+"""agent-adapter: one small, typed, async interface to every major LLM provider.
+
+Names are imported lazily on first use so that ``import agent_adapter`` stays
+cheap: the transport (httpcore) and anything optional load only when a client
+is created.
+"""
+
+from __future__ import annotations
+
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
+__version__ = "0.1.0"
+
+_EXPORTS = {
+    "Client": "client",
+    "ChatStream": "stream",
+    "SyncClient": "sync",
+    "Timeouts": "resilience",
+    "RetryPolicy": "resilience",
+    "Message": "types",
+    "TextPart": "types",
+    "ImagePart": "types",
+    "AudioPart": "types",
+    "FilePart": "types",
+    "Tool": "types",
+    "ToolCall": "types",
+    "ToolCallDelta": "types",
+    "ChatRequest": "types",
+    "ChatResponse": "types",
+    "StreamChunk": "types",
+    "Usage": "types",
+    "EmbedResponse": "types",
+    "AdapterError": "errors",
+    "ValidationError": "errors",
+    "AuthenticationError": "errors",
+    "PermissionDeniedError": "errors",
+    "NotFoundError": "errors",
+    "RateLimitError": "errors",
+    "ContextLengthError": "errors",
+    "ContentFilterError": "errors",
+    "BadRequestError": "errors",
+    "ServerError": "errors",
+    "APIConnectionError": "errors",
+    "TimeoutError": "errors",
+    "StreamError": "errors",
+    "StructuredOutputError": "errors",
+    "CircuitOpenError": "errors",
+    "AllProvidersFailedError": "errors",
+}
+
+__all__ = sorted(_EXPORTS)
+
+if TYPE_CHECKING:
+    from .client import Client as Client
+    from .errors import (
+        AdapterError as AdapterError,
+        AllProvidersFailedError as AllProvidersFailedError,
+        APIConnectionError as APIConnectionError,
+        AuthenticationError as AuthenticationError,
+        BadRequestError as BadRequestError,
+        CircuitOpenError as CircuitOpenError,
+        ContentFilterError as ContentFilterError,
+        ContextLengthError as ContextLengthError,
+        NotFoundError as NotFoundError,
+        PermissionDeniedError as PermissionDeniedError,
+        RateLimitError as RateLimitError,
+        ServerError as ServerError,
+        StreamError as StreamError,
+        StructuredOutputError as StructuredOutputError,
+        TimeoutError as TimeoutError,
+        ValidationError as ValidationError,
+    )
+    from .resilience import RetryPolicy as RetryPolicy, Timeouts as Timeouts
+    from .stream import ChatStream as ChatStream
+    from .sync import SyncClient as SyncClient
+    from .types import (
+        AudioPart as AudioPart,
+        ChatRequest as ChatRequest,
+        ChatResponse as ChatResponse,
+        EmbedResponse as EmbedResponse,
+        FilePart as FilePart,
+        ImagePart as ImagePart,
+        Message as Message,
+        StreamChunk as StreamChunk,
+        TextPart as TextPart,
+        Tool as Tool,
+        ToolCall as ToolCall,
+        ToolCallDelta as ToolCallDelta,
+        Usage as Usage,
+    )
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'agent_adapter' has no attribute {name!r}")
+    value = getattr(import_module(f".{module}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return __all__

@@ -1,0 +1,278 @@
+"""The typed values every provider adapter speaks: messages in, responses out.
+
+These are msgspec Structs so that requests encode and responses decode without
+an intermediate dict. They describe *our* unified shapes; each adapter owns
+its own wire Structs and maps between the two.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+import msgspec
+
+__all__ = [
+    "AudioPart",
+    "ChatRequest",
+    "ChatResponse",
+    "ContentPart",
+    "EmbedRequest",
+    "EmbedResponse",
+    "FilePart",
+    "FinishReason",
+    "ImagePart",
+    "Message",
+    "ResponseFormat",
+    "Role",
+    "StreamChunk",
+    "TextPart",
+    "Tool",
+    "ToolCall",
+    "ToolCallDelta",
+    "Usage",
+]
+
+Role = Literal["system", "developer", "user", "assistant", "tool"]
+FinishReason = Literal["stop", "length", "tool_calls", "content_filter", "error"]
+
+
+class TextPart(msgspec.Struct, tag="text", tag_field="type", frozen=True):
+    """A piece of text inside a message's content list."""
+
+    text: str
+
+
+class ImagePart(msgspec.Struct, tag="image", tag_field="type", frozen=True, kw_only=True):
+    """An image given by URL (``url``) or by bytes (``data`` with ``media_type``).
+
+    ``detail`` is OpenAI's ``low``/``high``/``auto`` hint; other providers
+    ignore it.
+    """
+
+    url: str | None = None
+    data: bytes | None = None
+    media_type: str | None = None
+    detail: str | None = None
+
+
+class AudioPart(msgspec.Struct, tag="audio", tag_field="type", frozen=True, kw_only=True):
+    """Audio bytes; ``format`` is ``wav``, ``mp3``, ... as the provider names it."""
+
+    data: bytes
+    format: str
+
+
+class FilePart(msgspec.Struct, tag="file", tag_field="type", frozen=True, kw_only=True):
+    """A document (PDF, ...) given by bytes, by URL or by a provider file id."""
+
+    data: bytes | None = None
+    url: str | None = None
+    file_id: str | None = None
+    media_type: str | None = None
+    filename: str | None = None
+
+
+ContentPart = TextPart | ImagePart | AudioPart | FilePart
+
+
+class ToolCall(msgspec.Struct, frozen=True):
+    """A complete tool call: ``arguments`` is the JSON text of the arguments."""
+
+    id: str
+    name: str
+    arguments: str
+
+
+class ToolCallDelta(msgspec.Struct, gc=False, kw_only=True):
+    """A fragment of a streamed tool call; fragments with one ``index`` form one call."""
+
+    index: int
+    id: str | None = None
+    name: str | None = None
+    arguments: str = ""
+
+
+class Message(msgspec.Struct, kw_only=True, omit_defaults=True):
+    """One turn of a conversation, in OpenAI's shape.
+
+    ``reasoning`` and ``reasoning_signature`` carry a model's visible thinking
+    (and Anthropic's/Gemini's opaque signature) so the next turn can send them
+    back unchanged. ``tool_name`` names the function a ``tool`` message
+    answers when the caller knows it (Gemini and Ollama need the name; the
+    adapters find it from the conversation when it is missing).
+    """
+
+    role: Role
+    content: str | list[ContentPart] | None = None
+    name: str | None = None
+    tool_calls: list[ToolCall] | None = None
+    tool_call_id: str | None = None
+    tool_name: str | None = None
+    reasoning: str | None = None
+    reasoning_signature: str | None = None
+    refusal: str | None = None
+
+    def text(self) -> str:
+        """The message's text: the string content, or its text parts joined."""
+        if self.content is None:
+            return ""
+        if isinstance(self.content, str):
+            return self.content
+        return "".join(p.text for p in self.content if isinstance(p, TextPart))
+
+
+class Tool(msgspec.Struct, kw_only=True, omit_defaults=True):
+    """A function the model may call; ``parameters`` is a JSON Schema object."""
+
+    name: str
+    description: str | None = None
+    parameters: dict[str, Any] = msgspec.field(
+        default_factory=lambda: {"type": "object", "properties": {}}
+    )
+    strict: bool | None = None
+
+
+class ResponseFormat(msgspec.Struct, kw_only=True):
+    """Structured output: a JSON Schema, named, optionally from a Struct type.
+
+    ``type`` is ``json_schema`` (``schema`` set) or ``json_object`` (any JSON).
+    ``struct_type`` is the msgspec type the reply is validated against.
+    """
+
+    type: Literal["json_schema", "json_object"] = "json_schema"
+    name: str = "response"
+    schema: dict[str, Any] | None = None
+    strict: bool = True
+    struct_type: Any = None
+
+
+class ChatRequest(msgspec.Struct, kw_only=True):
+    """A validated chat request, provider-neutral (OpenAI's names).
+
+    ``reasoning`` is either an effort level (``"low"``, ``"medium"``,
+    ``"high"``, ...) or ``{"budget_tokens": N}``; ``extra`` is merged into the
+    provider's request body as-is, for options we do not model.
+    """
+
+    model: str
+    messages: list[Message]
+    stream: bool = False
+    temperature: float | None = None
+    top_p: float | None = None
+    top_k: int | None = None
+    max_tokens: int | None = None
+    stop: list[str] | None = None
+    seed: int | None = None
+    presence_penalty: float | None = None
+    frequency_penalty: float | None = None
+    tools: list[Tool] | None = None
+    tool_choice: str | dict[str, Any] | None = None
+    parallel_tool_calls: bool | None = None
+    response_format: ResponseFormat | None = None
+    reasoning: str | dict[str, Any] | None = None
+    user: str | None = None
+    extra: dict[str, Any] | None = None
+
+
+class Usage(msgspec.Struct, kw_only=True, gc=False):
+    """Token counts, normalised.
+
+    ``prompt_tokens`` counts every input token, cached or not;
+    ``completion_tokens`` counts every output token, reasoning included.
+    ``cached_tokens`` (read from cache) and ``cache_creation_tokens``
+    (written to cache) are parts of ``prompt_tokens``; ``reasoning_tokens`` is
+    part of ``completion_tokens``. ``total_tokens`` is their sum.
+    """
+
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    total_tokens: int = 0
+    cached_tokens: int = 0
+    cache_creation_tokens: int = 0
+    reasoning_tokens: int = 0
+
+
+class StreamChunk(msgspec.Struct, kw_only=True, gc=False):
+    """One increment of a streamed response.
+
+    ``delta`` is new answer text, ``reasoning`` new thinking text,
+    ``tool_calls`` tool-call fragments. The final chunks carry
+    ``finish_reason`` (normalised), ``raw_finish_reason`` and ``usage``.
+    """
+
+    delta: str = ""
+    reasoning: str = ""
+    reasoning_signature: str | None = None
+    tool_calls: list[ToolCallDelta] | None = None
+    refusal: str = ""
+    finish_reason: FinishReason | None = None
+    raw_finish_reason: str | None = None
+    usage: Usage | None = None
+    id: str | None = None
+    model: str | None = None
+
+    def has_content(self) -> bool:
+        """True when the chunk carries something the caller asked for (not a bare header)."""
+        return bool(
+            self.delta
+            or self.reasoning
+            or self.tool_calls
+            or self.refusal
+            or self.finish_reason
+            or self.reasoning_signature
+        )
+
+
+class ChatResponse(msgspec.Struct, kw_only=True):
+    """A complete answer, from ``chat()`` or assembled from a stream.
+
+    ``parsed`` holds the validated Struct when ``response_format`` was a
+    Struct type. ``ttft`` (seconds to the first streamed content) and
+    ``tokens_per_second`` are set on streamed responses.
+    """
+
+    content: str = ""
+    tool_calls: list[ToolCall] = msgspec.field(default_factory=list)
+    finish_reason: FinishReason | None = None
+    raw_finish_reason: str | None = None
+    usage: Usage | None = None
+    reasoning: str | None = None
+    reasoning_signature: str | None = None
+    refusal: str | None = None
+    id: str | None = None
+    model: str | None = None
+    provider: str | None = None
+    parsed: Any = None
+    ttft: float | None = None
+    duration: float | None = None
+    tokens_per_second: float | None = None
+
+    @property
+    def message(self) -> Message:
+        """This answer as an assistant ``Message``, ready to append to the history."""
+        return Message(
+            role="assistant",
+            content=self.content or None,
+            tool_calls=list(self.tool_calls) or None,
+            reasoning=self.reasoning,
+            reasoning_signature=self.reasoning_signature,
+            refusal=self.refusal,
+        )
+
+
+class EmbedRequest(msgspec.Struct, kw_only=True):
+    """Texts to embed; ``dimensions`` asks for shortened vectors where supported."""
+
+    model: str
+    input: list[str]
+    dimensions: int | None = None
+    extra: dict[str, Any] | None = None
+
+
+class EmbedResponse(msgspec.Struct, kw_only=True):
+    """One vector per input, in input order."""
+
+    vectors: list[list[float]]
+    model: str | None = None
+    usage: Usage | None = None
+    provider: str | None = None
