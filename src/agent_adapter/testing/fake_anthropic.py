@@ -1,0 +1,240 @@
+"""A canned but plausible Anthropic Messages API: ``reply(request) -> Reply``.
+
+Used by ``agent-adapter mock`` and the examples so that a client pointed at the
+mock server gets answers shaped exactly like Claude's: a ``tool_use`` block
+when tools are offered and the user has just spoken (a text answer once tool
+results are back), a ``thinking`` block when thinking is on, and with
+``"stream": true`` the full event sequence (``message_start`` ... ``ping`` ...
+``message_stop``). Missing auth or required fields get Anthropic's error body.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+
+from .replies import RecordedRequest, Reply
+
+__all__ = ["reply"]
+
+_encode = msgspec.json.Encoder().encode
+_MODEL = "claude-sonnet-4-5-20250929"
+_SIGNATURE = "EqQBCgIYAhIMfakeSignatureForTheMockServer0123456789abcdef"
+
+
+def reply(request: RecordedRequest, *, delay: float = 0.0) -> Reply:
+    """The reply Anthropic would plausibly give to ``request``.
+
+    ``delay`` is the pause between streamed events, to make streams visible.
+    """
+    if request.method != "POST" or not request.path.split("?")[0].endswith("/v1/messages"):
+        return _error(404, "not_found_error", f"Not found: {request.path}")
+    if not request.headers.get("x-api-key") and not request.headers.get("authorization"):
+        return _error(401, "authentication_error", "x-api-key header is required")
+    try:
+        body = request.json()
+    except (msgspec.DecodeError, UnicodeDecodeError):
+        return _error(400, "invalid_request_error", "The request body is not valid JSON")
+    if not isinstance(body, dict):
+        return _error(400, "invalid_request_error", "The request body must be a JSON object")
+    for name in ("model", "max_tokens", "messages"):
+        if name not in body:
+            return _error(400, "invalid_request_error", f"{name}: Field required")
+    messages = body["messages"]
+    if not isinstance(messages, list) or not messages:
+        return _error(400, "invalid_request_error", "messages: at least one message is required")
+    blocks, stop_reason = _answer(body, messages)
+    usage = {
+        "input_tokens": max(1, len(request.body) // 4),
+        "cache_creation_input_tokens": 0,
+        "cache_read_input_tokens": 0,
+        "output_tokens": max(1, len(_encode(blocks)) // 4),
+    }
+    message_id = f"msg_mock{len(request.body):08d}"
+    model = body.get("model") or _MODEL
+    if body.get("stream"):
+        return Reply.sse(_events(message_id, model, blocks, stop_reason, usage), delay=delay)
+    return Reply.json(
+        {
+            "id": message_id,
+            "type": "message",
+            "role": "assistant",
+            "model": model,
+            "content": blocks,
+            "stop_reason": stop_reason,
+            "stop_sequence": None,
+            "usage": usage,
+        },
+        headers={"request-id": f"req_mock{len(request.body):08d}"},
+    )
+
+
+def _error(status: int, kind: str, message: str) -> Reply:
+    return Reply.error(
+        status,
+        {"type": "error", "error": {"type": kind, "message": message}, "request_id": "req_mock"},
+        headers={"request-id": "req_mock"},
+    )
+
+
+def _answer(body: dict[str, Any], messages: list[Any]) -> tuple[list[dict[str, Any]], str]:
+    """The content blocks and stop reason of the answer."""
+    blocks: list[dict[str, Any]] = []
+    thinking = body.get("thinking")
+    if isinstance(thinking, dict) and thinking.get("type") in ("enabled", "adaptive"):
+        blocks.append(
+            {
+                "type": "thinking",
+                "thinking": "The user wants an answer; let me think briefly.",
+                "signature": _SIGNATURE,
+            }
+        )
+    last = messages[-1] if isinstance(messages[-1], dict) else {}
+    content = last.get("content")
+    has_results = isinstance(content, list) and any(
+        isinstance(b, dict) and b.get("type") == "tool_result" for b in content
+    )
+    tool = _pick_tool(body)
+    if tool is not None and last.get("role") == "user" and not has_results:
+        name = str(tool.get("name", "tool"))
+        schema = tool.get("input_schema")
+        blocks.append(
+            {
+                "type": "tool_use",
+                "id": f"toolu_mock{len(name):04d}",
+                "name": name,
+                "input": _example(schema if isinstance(schema, dict) else {}),
+            }
+        )
+        return blocks, "tool_use"
+    output = body.get("output_config")
+    fmt = output.get("format") if isinstance(output, dict) else None
+    if isinstance(fmt, dict) and isinstance(fmt.get("schema"), dict):
+        text = _encode(_example(fmt["schema"])).decode()
+    elif has_results:
+        text = "Thanks, I have the tool results. Here is the answer."
+    else:
+        text = f"Hello! You said: {_text(content)[:200]}"
+    blocks.append({"type": "text", "text": text})
+    return blocks, "end_turn"
+
+
+def _pick_tool(body: dict[str, Any]) -> dict[str, Any] | None:
+    tools = [t for t in body.get("tools") or () if isinstance(t, dict)]
+    if not tools:
+        return None
+    choice = body.get("tool_choice")
+    if isinstance(choice, dict):
+        if choice.get("type") == "none":
+            return None
+        if choice.get("type") == "tool":
+            return next((t for t in tools if t.get("name") == choice.get("name")), tools[0])
+    return tools[0]
+
+
+def _text(content: Any) -> str:
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        return " ".join(
+            str(b.get("text", ""))
+            for b in content
+            if isinstance(b, dict) and b.get("type") == "text"
+        )
+    return ""
+
+
+def _example(schema: dict[str, Any], depth: int = 0) -> Any:
+    """A small value that satisfies a simple JSON schema."""
+    if schema.get("enum"):
+        return schema["enum"][0]
+    if "const" in schema:
+        return schema["const"]
+    kind = schema.get("type", "object")
+    if isinstance(kind, list):
+        kind = next((k for k in kind if k != "null"), "null")
+    if kind == "object":
+        if depth > 4:
+            return {}
+        props = schema.get("properties") or {}
+        required = schema.get("required") or list(props)
+        return {key: _example(props.get(key) or {}, depth + 1) for key in required if key in props}
+    if kind == "array":
+        items = schema.get("items")
+        return [_example(items, depth + 1)] if isinstance(items, dict) and depth < 4 else []
+    return {"string": "Paris", "integer": 1, "number": 1.5, "boolean": True}.get(kind)
+
+
+def _event(name: str, data: dict[str, Any]) -> bytes:
+    return b"event: " + name.encode() + b"\ndata: " + _encode(data) + b"\n\n"
+
+
+def _events(
+    message_id: str,
+    model: str,
+    blocks: list[dict[str, Any]],
+    stop_reason: str,
+    usage: dict[str, int],
+) -> list[bytes]:
+    """The SSE events of a streamed answer, one chunk per event."""
+    start_usage = dict(usage, output_tokens=1)
+    message: dict[str, Any] = {
+        "id": message_id,
+        "type": "message",
+        "role": "assistant",
+        "model": model,
+        "content": [],
+        "stop_reason": None,
+        "stop_sequence": None,
+        "usage": start_usage,
+    }
+    out = [_event("message_start", {"type": "message_start", "message": message})]
+    out.append(_event("ping", {"type": "ping"}))
+    for index, block in enumerate(blocks):
+        kind = block["type"]
+        if kind == "text":
+            skeleton: dict[str, Any] = {"type": "text", "text": ""}
+            deltas = [{"type": "text_delta", "text": piece} for piece in _pieces(block["text"])]
+        elif kind == "thinking":
+            skeleton = {"type": "thinking", "thinking": "", "signature": ""}
+            deltas = [
+                {"type": "thinking_delta", "thinking": piece}
+                for piece in _pieces(block["thinking"])
+            ]
+            deltas.append({"type": "signature_delta", "signature": block["signature"]})
+        else:
+            skeleton = {"type": "tool_use", "id": block["id"], "name": block["name"], "input": {}}
+            text = _encode(block["input"]).decode()
+            deltas = [{"type": "input_json_delta", "partial_json": ""}]
+            deltas += [{"type": "input_json_delta", "partial_json": p} for p in _pieces(text)]
+        out.append(
+            _event(
+                "content_block_start",
+                {"type": "content_block_start", "index": index, "content_block": skeleton},
+            )
+        )
+        for delta in deltas:
+            out.append(
+                _event(
+                    "content_block_delta",
+                    {"type": "content_block_delta", "index": index, "delta": delta},
+                )
+            )
+        out.append(_event("content_block_stop", {"type": "content_block_stop", "index": index}))
+    out.append(
+        _event(
+            "message_delta",
+            {
+                "type": "message_delta",
+                "delta": {"stop_reason": stop_reason, "stop_sequence": None},
+                "usage": {"output_tokens": usage["output_tokens"]},
+            },
+        )
+    )
+    out.append(_event("message_stop", {"type": "message_stop"}))
+    return out
+
+
+def _pieces(text: str, size: int = 12) -> list[str]:
+    return [text[i : i + size] for i in range(0, len(text), size)] or [""]
