@@ -1,0 +1,316 @@
+"""``Client``: the public entry point, composing validation, an adapter, the transport and retries.
+
+One client holds one connection pool and any number of provider adapters
+(created on first use, from the provider name or the model's prefix).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING, Any
+
+import anyio
+import msgspec
+
+from .errors import AdapterError, StructuredOutputError, TimeoutError, ValidationError
+from .registry import create_adapter, split_model
+from .resilience import RetryPolicy, Timeouts, retrying
+from .stream import ChatStream
+from .validation import CHAT_PARAMS, build_chat_request, build_embed_request
+
+if TYPE_CHECKING:
+    from types import TracebackType
+
+    from .providers.base import Adapter, HttpRequest
+    from .transport import Transport
+    from .types import ChatRequest, ChatResponse, EmbedResponse, Message, Tool
+
+__all__ = ["Client"]
+
+
+class Client:
+    """An async client for one provider, or for any provider named by the model's prefix.
+
+    ``Client("openai")`` talks to OpenAI (key from ``OPENAI_API_KEY``);
+    ``Client()`` picks the provider per call from ``model="groq/llama-3.3-70b"``.
+    ``timeouts`` and ``retry`` set the defaults; every call may override
+    them. Use it as ``async with Client(...) as client:`` so its connections
+    are closed at the end.
+    """
+
+    def __init__(
+        self,
+        provider: str | None = None,
+        *,
+        api_key: str | None = None,
+        base_url: str | None = None,
+        timeouts: Timeouts | float | None = None,
+        retry: RetryPolicy | int | None = None,
+        headers: Mapping[str, str] | None = None,
+        options: Mapping[str, Any] | None = None,
+        proxy: str | None = None,
+        transport: Transport | None = None,
+        env: Mapping[str, str] | None = None,
+    ) -> None:
+        self._provider = provider
+        self._api_key = api_key
+        self._base_url = base_url
+        self._headers = headers
+        self._options = options
+        self._env = env
+        self.timeouts = _timeouts(timeouts) or Timeouts()
+        self.retry = _retry(retry) or RetryPolicy()
+        self._proxy = proxy
+        self._transport = transport
+        self._owns_transport = transport is None
+        self._adapters: dict[str, Adapter] = {}
+        if provider is not None:
+            self._adapter(provider)  # fail fast: unknown provider or missing key
+
+    def __repr__(self) -> str:
+        return f"Client(provider={self._provider!r})"
+
+    async def __aenter__(self) -> Client:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        """Close every pooled connection."""
+        if self._transport is not None and self._owns_transport:
+            await self._transport.aclose()
+            self._transport = None
+
+    @property
+    def transport(self) -> Transport:
+        """The connection pool (created on first use, so import stays cheap)."""
+        if self._transport is None:
+            from .transport import Transport
+
+            self._transport = Transport(proxy=self._proxy)
+        return self._transport
+
+    # -- calls ---------------------------------------------------------------
+
+    async def chat(
+        self,
+        *,
+        model: str,
+        messages: Iterable[Mapping[str, Any] | Message],
+        tools: Iterable[Mapping[str, Any] | Tool] | None = None,
+        timeouts: Timeouts | float | None = None,
+        retry: RetryPolicy | int | None = None,
+        **params: Any,
+    ) -> ChatResponse:
+        """Send a chat request and return the whole answer.
+
+        ``params`` are OpenAI's names: ``temperature``, ``max_tokens``,
+        ``top_p``, ``stop``, ``seed``, ``tool_choice``, ``response_format``
+        (a JSON Schema or a ``msgspec.Struct`` type; then ``.parsed``),
+        ``reasoning``, ... and ``extra`` for provider-specific body fields.
+        """
+        adapter, request = self._prepare(model, messages, tools, params, stream=False)
+        http = adapter.encode(request)
+        limits = _timeouts(timeouts) or self.timeouts
+        policy = _retry(retry) or self.retry
+        transport = self.transport
+        deadline = anyio.current_time() + limits.total if limits.total else math.inf
+
+        async def attempt(n: int) -> ChatResponse:
+            try:
+                return await _exchange(transport, adapter, http, limits)
+            except AdapterError as error:
+                if error.provider is None:
+                    error.provider = adapter.name
+                raise
+
+        with anyio.CancelScope(deadline=deadline) as scope:
+            response = await retrying(attempt, policy, deadline=deadline)
+            response.provider = adapter.name
+            return _parsed(request, response)
+        assert scope.cancelled_caught
+        raise TimeoutError(
+            f"total timeout: {limits.total} s passed without a response",
+            which="total",
+            provider=adapter.name,
+        )
+
+    def stream(
+        self,
+        *,
+        model: str,
+        messages: Iterable[Mapping[str, Any] | Message],
+        tools: Iterable[Mapping[str, Any] | Tool] | None = None,
+        timeouts: Timeouts | float | None = None,
+        retry: RetryPolicy | int | None = None,
+        **params: Any,
+    ) -> ChatStream:
+        """A streamed chat call: ``async with client.stream(...) as s: async for chunk in s``.
+
+        Takes the same arguments as ``chat``. Input errors raise here, before
+        any I/O; the request is sent on entering the ``async with``.
+        """
+        adapter, request = self._prepare(model, messages, tools, params, stream=True)
+        return ChatStream(
+            transport=self.transport,
+            adapter=adapter,
+            request=request,
+            http=adapter.encode(request),
+            timeouts=_timeouts(timeouts) or self.timeouts,
+            retry=_retry(retry) or self.retry,
+            finish=lambda response: _parsed(request, response),
+        )
+
+    async def embed(
+        self,
+        *,
+        model: str,
+        input: str | Iterable[str],
+        dimensions: int | None = None,
+        timeouts: Timeouts | float | None = None,
+        retry: RetryPolicy | int | None = None,
+        extra: Mapping[str, Any] | None = None,
+    ) -> EmbedResponse:
+        """Embed ``input`` (one string or many); one vector per input, in order."""
+        adapter, bare = self._resolve(model)
+        request = build_embed_request(bare, input, dimensions=dimensions, extra=extra)
+        if not adapter.capabilities.embeddings:
+            raise ValidationError(f"{adapter.name} has no embeddings endpoint", field="model")
+        http = adapter.encode_embed(request)
+        limits = _timeouts(timeouts) or self.timeouts
+        policy = _retry(retry) or self.retry
+        transport = self.transport
+        deadline = anyio.current_time() + limits.total if limits.total else math.inf
+
+        async def attempt(n: int) -> EmbedResponse:
+            status, headers, body = await _round_trip(transport, http, limits, adapter)
+            result = adapter.decode_embed(status, headers, body)
+            result.provider = adapter.name
+            return result
+
+        with anyio.CancelScope(deadline=deadline):
+            return await retrying(attempt, policy, deadline=deadline)
+        raise TimeoutError(
+            f"total timeout: {limits.total} s passed without a response",
+            which="total",
+            provider=adapter.name,
+        )
+
+    # -- plumbing ------------------------------------------------------------
+
+    def _prepare(
+        self,
+        model: str,
+        messages: Iterable[Mapping[str, Any] | Message],
+        tools: Iterable[Mapping[str, Any] | Tool] | None,
+        params: dict[str, Any],
+        *,
+        stream: bool,
+    ) -> tuple[Adapter, ChatRequest]:
+        unknown = params.keys() - CHAT_PARAMS
+        if unknown:
+            raise ValidationError(
+                f"unknown parameter(s) {', '.join(sorted(unknown))}; provider-specific body "
+                "fields go in extra={...}",
+                field=sorted(unknown)[0],
+            )
+        adapter, bare = self._resolve(model)
+        request = build_chat_request(bare, messages, tools=tools, stream=stream, **params)
+        adapter.check(request)
+        return adapter, request
+
+    def _resolve(self, model: str) -> tuple[Adapter, str]:
+        if not isinstance(model, str) or not model:
+            raise ValidationError("must be a non-empty string", field="model")
+        if self._provider is not None:
+            return self._adapter(self._provider), model
+        prefix, bare = split_model(model)
+        if prefix is None:
+            raise ValidationError(
+                f"{model!r} names no provider: use Client('openai') or a model like "
+                "'openai/gpt-4o'",
+                field="model",
+            )
+        return self._adapter(prefix), bare
+
+    def _adapter(self, provider: str) -> Adapter:
+        adapter = self._adapters.get(provider)
+        if adapter is None:
+            adapter = create_adapter(
+                provider,
+                api_key=self._api_key,
+                base_url=self._base_url,
+                headers=self._headers,
+                options=self._options,
+                env=self._env,
+            )
+            self._adapters[provider] = adapter
+        return adapter
+
+
+async def _round_trip(
+    transport: Transport, http: HttpRequest, limits: Timeouts, adapter: Adapter
+) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
+    """Send, read the whole body, release the connection; non-2xx raises the adapter's error."""
+    try:
+        response = await transport.send(http, limits)
+        try:
+            body = await response.read()
+        finally:
+            await response.aclose()
+        if not 200 <= response.status < 300:
+            raise adapter.error(response.status, response.headers, body)
+        return response.status, response.headers, body
+    except AdapterError as error:
+        if error.provider is None:
+            error.provider = adapter.name
+        raise
+
+
+async def _exchange(
+    transport: Transport, adapter: Adapter, http: HttpRequest, limits: Timeouts
+) -> ChatResponse:
+    status, headers, body = await _round_trip(transport, http, limits, adapter)
+    return adapter.decode(status, headers, body)
+
+
+def _parsed(request: ChatRequest, response: ChatResponse) -> ChatResponse:
+    """Validate structured output into ``.parsed`` (a Struct, or plain JSON for a schema)."""
+    fmt = request.response_format
+    if fmt is None or response.finish_reason == "content_filter" or response.refusal:
+        return response
+    target = fmt.struct_type if fmt.struct_type is not None else Any
+    try:
+        response.parsed = msgspec.json.decode(response.content, type=target)
+    except msgspec.DecodeError as exc:  # ValidationError is a DecodeError subclass
+        hint = " (the reply was cut off by max_tokens)" if response.finish_reason == "length" else ""
+        raise StructuredOutputError(
+            f"the reply does not match the requested format{hint}: {exc}",
+            raw=response.content,
+            partial=response,
+            provider=response.provider,
+        ) from None
+    return response
+
+
+def _timeouts(value: Timeouts | float | None) -> Timeouts | None:
+    if value is None or isinstance(value, Timeouts):
+        return value
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return Timeouts(total=float(value))
+    raise ValidationError("must be an aa.Timeouts or a number of seconds", field="timeouts")
+
+
+def _retry(value: RetryPolicy | int | None) -> RetryPolicy | None:
+    if value is None or isinstance(value, RetryPolicy):
+        return value
+    if isinstance(value, int) and not isinstance(value, bool):
+        return RetryPolicy(max_retries=value)
+    raise ValidationError("must be an aa.RetryPolicy or a number of retries", field="retry")

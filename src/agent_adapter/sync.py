@@ -1,0 +1,106 @@
+"""``SyncClient``: the ``Client`` surface for scripts that are not async.
+
+It runs a ``Client`` on an event loop in a background thread (an anyio
+blocking portal) and forwards each call there, so the behaviour (timeouts,
+retries, cancellation, connection reuse) is exactly the async client's.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import AbstractContextManager, ExitStack
+from typing import TYPE_CHECKING, Any
+
+from anyio.from_thread import BlockingPortal, start_blocking_portal
+
+from .client import Client
+
+if TYPE_CHECKING:
+    from types import TracebackType
+
+    from .stream import ChatStream
+    from .types import ChatResponse, EmbedResponse, StreamChunk
+
+__all__ = ["SyncClient"]
+
+
+class SyncClient:
+    """A blocking client: ``SyncClient("openai").chat(model=..., messages=...)``.
+
+    Takes the same arguments as ``Client`` plus ``backend`` (``"asyncio"`` or
+    ``"trio"``) for the background loop. Close it (or use ``with``) to stop
+    that thread and its connections.
+    """
+
+    def __init__(self, provider: str | None = None, *, backend: str = "asyncio", **kwargs: Any):
+        self._client = Client(provider, **kwargs)  # validates before a thread is started
+        self._closed = False
+        self._exit = ExitStack()
+        self._portal: BlockingPortal = self._exit.enter_context(
+            start_blocking_portal(backend=backend)
+        )
+
+    def __enter__(self) -> SyncClient:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Close the connections and stop the background event loop."""
+        if self._closed:
+            return
+        self._closed = True
+        try:
+            self._portal.call(self._client.aclose)
+        finally:
+            self._exit.close()
+
+    def chat(self, **kwargs: Any) -> ChatResponse:
+        """``Client.chat``, blocking."""
+        return self._portal.call(lambda: self._client.chat(**kwargs))
+
+    def embed(self, **kwargs: Any) -> EmbedResponse:
+        """``Client.embed``, blocking."""
+        return self._portal.call(lambda: self._client.embed(**kwargs))
+
+    def stream(self, **kwargs: Any) -> SyncChatStream:
+        """``Client.stream`` as a blocking context manager and iterator."""
+        return SyncChatStream(self._portal, self._client.stream(**kwargs))
+
+
+class SyncChatStream(AbstractContextManager["SyncChatStream"]):
+    """``with client.stream(...) as s: for chunk in s: ...``; then ``s.response``."""
+
+    def __init__(self, portal: BlockingPortal, stream: ChatStream) -> None:
+        self._portal = portal
+        self._stream = stream
+
+    def __enter__(self) -> SyncChatStream:
+        self._portal.call(self._stream.__aenter__)
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self._portal.call(self._stream.aclose)
+
+    def __iter__(self) -> Iterator[StreamChunk]:
+        while True:
+            try:
+                yield self._portal.call(self._stream.__anext__)
+            except StopAsyncIteration:
+                return
+
+    @property
+    def response(self) -> ChatResponse:
+        """The assembled response."""
+        return self._stream.response

@@ -1,0 +1,435 @@
+"""The only module that touches the network: HTTP/1.1 over h11, on httpcore's network streams.
+
+httpcore supplies the sockets (its anyio backend: connect with a timeout,
+TLS, per-read timeouts, a cheap "has the server closed this idle socket?"
+check). We drive h11 ourselves and keep a plain per-origin stack of idle
+connections: httpcore's pool scans every connection under a lock on each
+request (encode/httpcore#1035), and its nested body generators cannot be
+closed deterministically when a stream is abandoned, which trio reports as
+leaked async generators. Here, taking and returning a connection is a list
+pop and append, and closing a response closes its socket at once.
+
+A connection goes back to the pool only when its response was read to the
+end; a response closed early (cancelled, abandoned, errored, ``break``)
+closes its connection, so a half-read stream can never be reused.
+
+HTTP proxies come from ``proxy=`` or from ``HTTPS_PROXY`` / ``HTTP_PROXY`` /
+``ALL_PROXY`` honouring ``NO_PROXY``: plain-HTTP targets are forwarded,
+HTTPS targets tunnelled with ``CONNECT``.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import ssl
+import time
+import urllib.parse
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
+
+import anyio
+import h11
+import httpcore
+
+from .errors import APIConnectionError, StreamError, TimeoutError, ValidationError
+
+if TYPE_CHECKING:
+    from .providers.base import HttpRequest
+    from .resilience import Timeouts
+
+__all__ = ["Response", "Transport"]
+
+MAX_BODY_BYTES = 64 << 20
+"""Largest non-streamed body we read; a bigger one is an error, not unbounded memory."""
+
+READ_SIZE = 64 << 10
+CLOSE_SECONDS = 2.0
+
+_Origin = tuple[str, str, int]  # scheme, host, port
+
+
+class _Connection:
+    """One HTTP/1.1 connection: an h11 state machine over an httpcore network stream."""
+
+    __slots__ = ("expires", "h11", "key", "stream")
+
+    def __init__(self, stream: httpcore.AsyncNetworkStream, key: tuple[Any, ...]) -> None:
+        self.stream = stream
+        self.key = key
+        self.h11 = h11.Connection(h11.CLIENT, max_incomplete_event_size=256 << 10)
+        self.expires = 0.0
+
+    def stale(self) -> bool:
+        """Whether an idle connection may no longer be used (expired, or closed by the server)."""
+        return time.monotonic() > self.expires or bool(self.stream.get_extra_info("is_readable"))
+
+    async def send(self, *events: h11.Event, timeout: float | None) -> None:
+        data = b"".join(self.h11.send(event) or b"" for event in events)
+        with _mapped():
+            await self.stream.write(data, timeout=timeout)
+
+    async def next_event(self, timeout: float | None) -> Any:
+        while True:
+            with _mapped():
+                event = self.h11.next_event()
+                if event is not h11.NEED_DATA:
+                    return event
+                self.h11.receive_data(await self.stream.read(READ_SIZE, timeout=timeout))
+
+    async def aclose(self) -> None:
+        with anyio.CancelScope(shield=True), anyio.move_on_after(CLOSE_SECONDS):
+            try:
+                await self.stream.aclose()
+            except Exception:  # closing a broken socket: nothing left to save
+                pass
+
+
+class Response:
+    """A response whose body is read incrementally.
+
+    ``next_chunk()`` returns every body byte that has arrived (waiting for
+    the network only when none has), ``b""`` at the end. ``aclose()``
+    (idempotent, cancel-safe) hands the connection back to the pool if the
+    body was read to the end and closes it otherwise.
+    """
+
+    __slots__ = ("_conn", "_finished", "_read_timeout", "_release", "headers", "status")
+
+    def __init__(
+        self,
+        conn: _Connection,
+        status: int,
+        headers: list[tuple[bytes, bytes]],
+        read_timeout: float | None,
+        release: Any,
+    ) -> None:
+        self.status = status
+        self.headers = headers
+        self._conn = conn
+        self._read_timeout = read_timeout
+        self._release = release
+        self._finished = False
+
+    async def next_chunk(self) -> bytes:
+        """The next piece of body, ``b""`` at the end."""
+        if self._finished:
+            return b""
+        conn = self._conn
+        event = await conn.next_event(self._read_timeout)
+        parts: list[bytes] = []
+        while True:
+            if type(event) is h11.Data:
+                parts.append(event.data)
+            elif type(event) is h11.EndOfMessage or type(event) is h11.ConnectionClosed:
+                self._finished = True
+                break
+            with _mapped():
+                event = conn.h11.next_event()  # drain what is already buffered, no waiting
+            if event is h11.NEED_DATA or event is h11.PAUSED:
+                break
+        if len(parts) == 1:
+            return bytes(parts[0])
+        return b"".join(parts)
+
+    async def read(self, limit: int = MAX_BODY_BYTES) -> bytes:
+        """The rest of the body (at most ``limit`` bytes, else ``StreamError``)."""
+        parts: list[bytes] = []
+        size = 0
+        while chunk := await self.next_chunk():
+            size += len(chunk)
+            if size > limit:
+                raise StreamError(f"response body exceeds {limit} bytes")
+            parts.append(chunk)
+        return b"".join(parts)
+
+    @property
+    def finished(self) -> bool:
+        """Whether the body was read to its end (the connection can be reused)."""
+        return self._finished
+
+    async def aclose(self) -> None:
+        """Release the connection: back to the pool if finished, closed otherwise."""
+        release, self._release = self._release, None
+        if release is not None:
+            with anyio.CancelScope(shield=True):
+                await release(self._conn, self._finished)
+
+
+class Transport:
+    """A pool of HTTP/1.1 connections, one idle stack per origin.
+
+    ``max_connections`` bounds connections in use at once (further requests
+    wait); ``max_idle_per_origin`` bounds the idle ones kept for reuse;
+    ``keepalive_expiry`` drops idle connections after that many seconds.
+    """
+
+    def __init__(
+        self,
+        *,
+        proxy: str | None = None,
+        ssl_context: ssl.SSLContext | None = None,
+        max_connections: int = 256,
+        max_idle_per_origin: int = 64,
+        keepalive_expiry: float = 30.0,
+        trust_env: bool = True,
+    ) -> None:
+        self._ssl_context = ssl_context
+        self._backend = httpcore.AnyIOBackend()
+        self._idle: dict[tuple[Any, ...], list[_Connection]] = {}
+        self._in_use: set[_Connection] = set()
+        self._slots = anyio.Semaphore(max_connections)
+        self._max_idle = max_idle_per_origin
+        self._keepalive_expiry = keepalive_expiry
+        self._proxy = _proxy_origin(proxy) if proxy else None
+        self._env_proxies = _proxy_env() if trust_env and proxy is None else {}
+        self._origins: dict[str, _Origin] = {}
+        self._closed = False
+
+    @property
+    def ssl_context(self) -> ssl.SSLContext:
+        """The TLS context: the system's defaults (created on first HTTPS use)."""
+        if self._ssl_context is None:
+            self._ssl_context = ssl.create_default_context()
+        return self._ssl_context
+
+    @property
+    def idle_connections(self) -> int:
+        """How many connections sit in the pool ready for reuse."""
+        return sum(len(stack) for stack in self._idle.values())
+
+    async def send(self, request: HttpRequest, timeouts: Timeouts) -> Response:
+        """Send ``request`` and return once the status and headers arrived.
+
+        The caller must ``aclose()`` the response (``ChatStream`` and
+        ``Client.chat`` do, in ``finally`` blocks). A pooled connection that
+        turns out to be dead before any response byte is replaced by a fresh
+        one, once.
+        """
+        if self._closed:
+            raise APIConnectionError("the client is closed")
+        origin, target = self._target(request.url)
+        proxy = self._proxy_for(origin)
+        if proxy is not None and origin[0] == "http":
+            target = request.url.encode("ascii")  # forwarding proxy: absolute form
+        headers = [
+            (b"host", _host_header(origin)),
+            (b"content-length", str(len(request.body)).encode("ascii")),
+            *request.headers,
+        ]
+        if proxy is not None and origin[0] == "http" and proxy[1]:
+            headers.append((b"proxy-authorization", proxy[1]))
+        head = h11.Request(method=request.method, target=target, headers=headers)
+        body = h11.Data(data=request.body) if request.body else None
+        key = (origin, proxy[0] if proxy else None)
+        await self._slots.acquire()
+        try:
+            for attempt in range(2):
+                conn = await self._acquire(key, origin, proxy, timeouts, fresh=attempt > 0)
+                reused = conn.h11.their_state is h11.IDLE and conn.expires > 0
+                self._in_use.add(conn)
+                try:
+                    events = (
+                        (head, body, h11.EndOfMessage()) if body else (head, h11.EndOfMessage())
+                    )
+                    await conn.send(*events, timeout=timeouts.read)
+                    event = await conn.next_event(timeouts.read)
+                    while type(event) is h11.InformationalResponse:
+                        event = await conn.next_event(timeouts.read)
+                    break
+                except APIConnectionError as error:
+                    self._in_use.discard(conn)
+                    await conn.aclose()
+                    if not reused or isinstance(error, TimeoutError):
+                        raise
+                except BaseException:
+                    self._in_use.discard(conn)
+                    await conn.aclose()
+                    raise
+        except BaseException:
+            self._slots.release()
+            raise
+        if not isinstance(event, h11.Response):
+            await self._release(conn, False)
+            raise APIConnectionError(f"unexpected response event {type(event).__name__}")
+        return Response(conn, event.status_code, list(event.headers), timeouts.read, self._release)
+
+    async def _release(self, conn: _Connection, finished: bool) -> None:
+        self._in_use.discard(conn)
+        self._slots.release()
+        if finished and not self._closed and conn.h11.our_state is h11.DONE:
+            try:
+                conn.h11.start_next_cycle()
+            except h11.LocalProtocolError:  # the server asked to close
+                pass
+            else:
+                stack = self._idle.setdefault(conn.key, [])
+                if len(stack) < self._max_idle:
+                    conn.expires = time.monotonic() + self._keepalive_expiry
+                    stack.append(conn)
+                    return
+        await conn.aclose()
+
+    async def _acquire(
+        self,
+        key: tuple[Any, ...],
+        origin: _Origin,
+        proxy: tuple[_Origin, bytes | None] | None,
+        timeouts: Timeouts,
+        *,
+        fresh: bool,
+    ) -> _Connection:
+        stack = self._idle.get(key)
+        while stack and not fresh:
+            conn = stack.pop()
+            if not conn.stale():
+                return conn
+            await conn.aclose()
+        return await self._connect(key, origin, proxy, timeouts)
+
+    async def _connect(
+        self,
+        key: tuple[Any, ...],
+        origin: _Origin,
+        proxy: tuple[_Origin, bytes | None] | None,
+        timeouts: Timeouts,
+    ) -> _Connection:
+        scheme, host, port = proxy[0] if proxy else origin
+        with _mapped():
+            stream = await self._backend.connect_tcp(host, port, timeout=timeouts.connect)
+            try:
+                if scheme == "https":
+                    stream = await stream.start_tls(
+                        self.ssl_context, server_hostname=host, timeout=timeouts.connect
+                    )
+                if proxy is not None and origin[0] == "https":
+                    await _tunnel(stream, origin, proxy[1], timeouts)
+                    stream = await stream.start_tls(
+                        self.ssl_context, server_hostname=origin[1], timeout=timeouts.connect
+                    )
+            except BaseException:
+                with anyio.CancelScope(shield=True):
+                    await stream.aclose()
+                raise
+        return _Connection(stream, key)
+
+    def _target(self, url: str) -> tuple[_Origin, bytes]:
+        """(scheme, host, port) and request target of ``url``; origins cached per prefix."""
+        cut = url.find("/", url.find("//") + 2)
+        prefix = url if cut < 0 else url[:cut]
+        origin = self._origins.get(prefix)
+        if origin is None:
+            origin = _parse_origin(prefix, field="base_url")
+            self._origins[prefix] = origin
+        target = url[len(prefix) :] if cut >= 0 else "/"
+        if not target.isascii():
+            target = urllib.parse.quote(target, safe="/?&=:%+,;@!$'()*~")
+        return origin, target.encode("ascii")
+
+    def _proxy_for(self, origin: _Origin) -> tuple[_Origin, bytes | None] | None:
+        if self._proxy is not None:
+            return self._proxy
+        if not self._env_proxies or _bypassed(origin[1], self._env_proxies.get("no", "")):
+            return None
+        url = self._env_proxies.get(origin[0]) or self._env_proxies.get("all")
+        return _proxy_origin(url) if url else None
+
+    async def aclose(self) -> None:
+        """Close every connection, idle or in use."""
+        self._closed = True
+        connections = [c for stack in self._idle.values() for c in stack]
+        connections.extend(self._in_use)
+        self._idle.clear()
+        self._in_use.clear()
+        for conn in connections:
+            await conn.aclose()
+
+
+async def _tunnel(
+    stream: httpcore.AsyncNetworkStream, origin: _Origin, auth: bytes | None, timeouts: Timeouts
+) -> None:
+    """Ask an HTTP proxy for a ``CONNECT`` tunnel to ``origin``."""
+    authority = f"{origin[1]}:{origin[2]}".encode()
+    headers = [(b"host", authority)] + ([(b"proxy-authorization", auth)] if auth else [])
+    conn = _Connection(stream, ())
+    await conn.send(
+        h11.Request(method="CONNECT", target=authority, headers=headers), timeout=timeouts.connect
+    )
+    event = await conn.next_event(timeouts.connect)
+    if not isinstance(event, h11.Response) or not 200 <= event.status_code < 300:
+        status = getattr(event, "status_code", None)
+        raise APIConnectionError(f"the proxy refused the tunnel (status {status})", status=status)
+
+
+def _parse_origin(url: str, *, field: str) -> _Origin:
+    parts = urllib.parse.urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValidationError(f"unsupported URL {url!r} (need http:// or https://)", field=field)
+    try:
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+    except ValueError:
+        raise ValidationError(f"bad port in {url!r}", field=field) from None
+    return parts.scheme, parts.hostname, port
+
+
+def _proxy_origin(url: str) -> tuple[_Origin, bytes | None]:
+    """The proxy's origin and its ``Proxy-Authorization`` value (from user:password@)."""
+    parts = urllib.parse.urlsplit(url if "://" in url else f"http://{url}")
+    if parts.scheme not in ("http", "https"):
+        raise ValidationError(
+            f"unsupported proxy scheme {parts.scheme!r} (http and https proxies are)", field="proxy"
+        )
+    auth = None
+    if parts.username is not None:
+        raw = f"{urllib.parse.unquote(parts.username)}:{urllib.parse.unquote(parts.password or '')}"
+        auth = b"Basic " + base64.b64encode(raw.encode())
+    netloc = parts.netloc.rpartition("@")[2]
+    return _parse_origin(f"{parts.scheme}://{netloc}", field="proxy"), auth
+
+
+def _host_header(origin: _Origin) -> bytes:
+    scheme, host, port = origin
+    default = 443 if scheme == "https" else 80
+    return host.encode("idna") if port == default else f"{host}:{port}".encode("idna")
+
+
+def _bypassed(host: str, no_proxy: str) -> bool:
+    """Whether NO_PROXY (comma-separated hosts or domain suffixes, ``*`` for all) covers ``host``."""
+    host = host.lower()
+    for raw in no_proxy.lower().split(","):
+        entry = raw.strip().lstrip(".")
+        if entry.count(":") == 1:
+            entry = entry.partition(":")[0]  # "host:port": ports are not distinguished
+        if entry == "*" or (entry and (host == entry or host.endswith("." + entry))):
+            return True
+    return False
+
+
+def _proxy_env() -> dict[str, str]:
+    """``{"https": url, "all": url, "no": "hosts"}`` from the environment, read once."""
+    found: dict[str, str] = {}
+    for key, value in os.environ.items():
+        lower = key.lower()
+        if value and lower.endswith("_proxy"):
+            found.setdefault(lower[: -len("_proxy")], value)
+    return found
+
+
+@contextmanager
+def _mapped() -> Iterator[None]:
+    """Turn httpcore's and h11's exceptions into ours, naming which deadline fired."""
+    try:
+        yield
+    except httpcore.ConnectTimeout as exc:
+        raise TimeoutError("connect timeout", which="connect") from exc
+    except (httpcore.ReadTimeout, httpcore.WriteTimeout) as exc:
+        raise TimeoutError("read timeout: the server sent nothing in time", which="read") from exc
+    except h11.LocalProtocolError as exc:
+        raise ValidationError(f"invalid HTTP request: {exc}", field="headers") from exc
+    except h11.RemoteProtocolError as exc:
+        raise APIConnectionError(f"HTTP protocol error: {exc}") from exc
+    except (httpcore.NetworkError, httpcore.ProtocolError) as exc:
+        raise APIConnectionError(f"connection error: {exc or type(exc).__name__}") from exc
+    except (OSError, ssl.SSLError) as exc:
+        raise APIConnectionError(f"connection error: {exc}") from exc
