@@ -1,0 +1,269 @@
+"""A canned but plausible Gemini Developer API: ``reply(request) -> Reply``.
+
+Used by ``agent-adapter mock`` and the examples so that a client pointed at the
+mock server gets answers shaped like Gemini's: a ``functionCall`` part (with a
+thought signature) when tools are offered and the last turn is the user's own
+text, a thought-summary part when ``includeThoughts`` is on, and for
+``:streamGenerateContent?alt=sse`` a stream of ``GenerateContentResponse``
+chunks whose last one carries ``finishReason``. ``:embedContent`` and
+``:batchEmbedContents`` return deterministic vectors. A missing key or a
+malformed body gets Google's ``google.rpc.Status`` error body.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import re
+from typing import Any
+
+import msgspec
+
+from .replies import RecordedRequest, Reply
+
+__all__ = ["reply"]
+
+_encode = msgspec.json.Encoder().encode
+_SIGNATURE = "CikBfakeThoughtSignatureForTheMockServer0123456789abcdefAA=="
+_ROUTE = re.compile(r"^/v1(?:beta|alpha)?/((?:models|tunedModels)/[^:/]+):([A-Za-z]+)$")
+_DIMENSIONS = 8
+
+
+def reply(request: RecordedRequest, *, delay: float = 0.0) -> Reply:
+    """The reply the Gemini API would plausibly give to ``request``."""
+    route, _, query = request.path.partition("?")
+    match = _ROUTE.match(route)
+    if request.method != "POST" or match is None:
+        return _error(404, "NOT_FOUND", f"The requested URL {route} was not found on this server.")
+    resource, method = match.groups()
+    if not request.headers.get("x-goog-api-key") and "key=" not in query:
+        return _error(
+            403,
+            "PERMISSION_DENIED",
+            "Method doesn't allow unregistered callers (callers without established identity)."
+            " Please use API Key or other form of API consumer identity to call this API.",
+        )
+    try:
+        body = request.json()
+    except (msgspec.DecodeError, UnicodeDecodeError):
+        return _error(400, "INVALID_ARGUMENT", "Invalid JSON payload received.")
+    if not isinstance(body, dict):
+        return _error(400, "INVALID_ARGUMENT", "Invalid JSON payload received. Expected an object.")
+    model = resource.split("/", 1)[1]
+    if method == "batchEmbedContents":
+        return _batch_embed(body)
+    if method == "embedContent":
+        return Reply.json({"embedding": {"values": _vector(_text_of(body.get("content")), body)}})
+    if method not in ("generateContent", "streamGenerateContent"):
+        return _error(404, "NOT_FOUND", f"Method {method} is not supported by the mock.")
+    contents = body.get("contents")
+    if not isinstance(contents, list) or not contents:
+        return _error(
+            400, "INVALID_ARGUMENT", "* GenerateContentRequest.contents: contents is not specified"
+        )
+    parts, thought, finish = _answer(body, contents)
+    response_id = "mock" + hashlib.sha256(request.body).hexdigest()[:20]
+    prompt_tokens = max(1, len(request.body) // 4)
+    output_tokens = max(1, len(_encode(parts)) // 4)
+    thought_tokens = max(1, len(thought) // 4) if thought else 0
+    if method == "generateContent":
+        all_parts = ([{"text": thought, "thought": True}] if thought else []) + parts
+        usage = _usage(prompt_tokens, output_tokens, thought_tokens)
+        return Reply.json(_response(all_parts, finish, usage, model, response_id))
+    if "alt=sse" not in query:
+        # Without alt=sse the API streams one JSON array; we serve it whole.
+        chunk = _response(
+            parts, finish, _usage(prompt_tokens, output_tokens, 0), model, response_id
+        )
+        return Reply.json([chunk])
+    return Reply.sse(
+        _events(
+            parts, thought, finish, prompt_tokens, output_tokens, thought_tokens, model, response_id
+        ),
+        delay=delay,
+    )
+
+
+def _error(status: int, grpc: str, message: str) -> Reply:
+    return Reply.error(status, {"error": {"code": status, "message": message, "status": grpc}})
+
+
+def _answer(body: dict[str, Any], contents: list[Any]) -> tuple[list[dict[str, Any]], str, str]:
+    """The answer's parts, its thought summary ("" if thoughts were not asked for), finishReason."""
+    last = contents[-1] if isinstance(contents[-1], dict) else {}
+    last_parts = [p for p in last.get("parts") or () if isinstance(p, dict)]
+    user_spoke = last.get("role", "user") == "user" and not any(
+        "functionResponse" in p for p in last_parts
+    )
+    config = _obj(body.get("generationConfig"))
+    thought = ""
+    if _obj(config.get("thinkingConfig")).get("includeThoughts"):
+        thought = "**Planning the reply**\nI should answer briefly and clearly."
+    tool = _pick_tool(body)
+    if tool is not None and user_spoke:
+        params = tool.get("parameters") or tool.get("parametersJsonSchema") or {}
+        call = {"name": tool.get("name", "tool"), "args": _example(params)}
+        return [{"functionCall": call, "thoughtSignature": _SIGNATURE}], thought, "STOP"
+    if not user_spoke:
+        results = [p["functionResponse"] for p in last_parts if "functionResponse" in p]
+        names = ", ".join(str(r.get("name")) for r in results if isinstance(r, dict))
+        text = f"Here is what I found using {names or 'the tools'}. (mock reply)"
+    else:
+        text = f"You said: {_text_of(last)[:200]}. This is a mock Gemini reply."
+    if config.get("responseMimeType") == "application/json":
+        schema = config.get("responseSchema") or config.get("responseJsonSchema") or {}
+        text = _encode(_example(schema)).decode()
+    limit = config.get("maxOutputTokens")
+    finish = "STOP"
+    if isinstance(limit, int) and limit > 0 and len(text) > limit * 4:
+        text, finish = text[: limit * 4], "MAX_TOKENS"
+    return [{"text": text}], thought, finish
+
+
+def _pick_tool(body: dict[str, Any]) -> dict[str, Any] | None:
+    """The function to call: the allowed one, else the first; None when the mode is NONE."""
+    calling = _obj(_obj(body.get("toolConfig")).get("functionCallingConfig"))
+    if calling.get("mode") == "NONE":
+        return None
+    allowed = calling.get("allowedFunctionNames")
+    for tool in body.get("tools") or ():
+        if not isinstance(tool, dict):
+            continue
+        for decl in tool.get("functionDeclarations") or ():
+            if isinstance(decl, dict) and (not allowed or decl.get("name") in allowed):
+                return decl
+    return None
+
+
+def _obj(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _text_of(content: Any) -> str:
+    if not isinstance(content, dict):
+        return ""
+    return " ".join(
+        p["text"]
+        for p in content.get("parts") or ()
+        if isinstance(p, dict) and isinstance(p.get("text"), str)
+    )
+
+
+def _example(schema: Any, depth: int = 0) -> Any:
+    """A value matching a (Gemini or JSON) schema, good enough for a demo."""
+    if not isinstance(schema, dict) or depth > 8:
+        return None
+    if schema.get("enum"):
+        return schema["enum"][0]
+    if "type" not in schema and schema.get("anyOf"):
+        return _example(schema["anyOf"][0], depth + 1)
+    kind = str(schema.get("type", "object" if "properties" in schema else "string")).lower()
+    if kind == "object":
+        props = schema.get("properties") or {}
+        required = schema.get("required") or list(props)
+        return {k: _example(v, depth + 1) for k, v in props.items() if k in required}
+    if kind == "array":
+        return [_example(schema.get("items"), depth + 1)]
+    if kind == "integer":
+        return 1
+    if kind == "number":
+        return 1.5
+    if kind == "boolean":
+        return True
+    return "Paris" if depth else "example"
+
+
+def _usage(prompt: int, output: int, thoughts: int) -> dict[str, Any]:
+    usage: dict[str, Any] = {
+        "promptTokenCount": prompt,
+        "candidatesTokenCount": output,
+        "totalTokenCount": prompt + output + thoughts,
+        "promptTokensDetails": [{"modality": "TEXT", "tokenCount": prompt}],
+    }
+    if thoughts:
+        usage["thoughtsTokenCount"] = thoughts
+    return usage
+
+
+def _response(
+    parts: list[dict[str, Any]],
+    finish: str | None,
+    usage: dict[str, Any],
+    model: str,
+    response_id: str,
+) -> dict[str, Any]:
+    candidate: dict[str, Any] = {"content": {"parts": parts, "role": "model"}, "index": 0}
+    if finish:
+        candidate["finishReason"] = finish
+        if any("functionCall" in p for p in parts):
+            candidate["finishMessage"] = "Model generated function call(s)."
+    return {
+        "candidates": [candidate],
+        "usageMetadata": usage,
+        "modelVersion": model,
+        "responseId": response_id,
+    }
+
+
+def _events(
+    parts: list[dict[str, Any]],
+    thought: str,
+    finish: str,
+    prompt: int,
+    output: int,
+    thoughts: int,
+    model: str,
+    response_id: str,
+) -> list[bytes]:
+    """SSE events: the thought, then the text in pieces (or the whole call), then the finish."""
+    steps: list[list[dict[str, Any]]] = []
+    if thought:
+        steps.append([{"text": thought, "thought": True}])
+    for part in parts:
+        text = part.get("text")
+        if isinstance(text, str) and text:
+            steps.extend([{"text": piece}] for piece in _pieces(text))
+        else:
+            steps.append([part])
+    events: list[bytes] = []
+    for n, step in enumerate(steps):
+        done = math.ceil(output * (n + 1) / len(steps))
+        last = n == len(steps) - 1
+        usage = _usage(prompt, done, thoughts)
+        chunk = _response(step, finish if last else None, usage, model, response_id)
+        events.append(b"data: " + _encode(chunk) + b"\r\n\r\n")
+    return events
+
+
+def _pieces(text: str, size: int = 24) -> list[str]:
+    return [text[i : i + size] for i in range(0, len(text), size)]
+
+
+def _vector(text: str, request: dict[str, Any]) -> list[float]:
+    """A deterministic unit vector for ``text`` (same text → same vector)."""
+    dims = request.get("outputDimensionality")
+    n = dims if isinstance(dims, int) and 0 < dims <= 3072 else _DIMENSIONS
+    seed = hashlib.sha256(text.encode()).digest()
+    raw: list[float] = []
+    counter = 0
+    while len(raw) < n:
+        block = hashlib.sha256(seed + counter.to_bytes(4, "big")).digest()
+        raw.extend((b - 127.5) / 127.5 for b in block)
+        counter += 1
+    raw = raw[:n]
+    norm = math.sqrt(sum(v * v for v in raw)) or 1.0
+    return [round(v / norm, 6) for v in raw]
+
+
+def _batch_embed(body: dict[str, Any]) -> Reply:
+    requests = body.get("requests")
+    if not isinstance(requests, list) or not requests:
+        return _error(
+            400,
+            "INVALID_ARGUMENT",
+            "* BatchEmbedContentsRequest.requests: requests is not specified",
+        )
+    vectors = [
+        {"values": _vector(_text_of(r.get("content")), r)} for r in requests if isinstance(r, dict)
+    ]
+    return Reply.json({"embeddings": vectors})
