@@ -75,11 +75,11 @@ def test_key_from_argument_then_env_in_order() -> None:
     assert a.api_key.reveal() == "arg"
     a = create_adapter("gemini", env={"GEMINI_API_KEY": "g", "GOOGLE_API_KEY": "o"})
     assert a.api_key is not None
-    assert a.api_key.reveal() == "g"
-    a = create_adapter("gemini", env={"GEMINI_API_KEY": "", "GOOGLE_API_KEY": "o"})
+    assert a.api_key.reveal() == "o"  # as python-genai: GOOGLE_API_KEY wins when both are set
+    a = create_adapter("gemini", env={"GEMINI_API_KEY": "g", "GOOGLE_API_KEY": ""})
     assert a.api_key is not None
-    assert a.api_key.reveal() == "o"
-    assert "'o'" not in repr(a)
+    assert a.api_key.reveal() == "g"
+    assert "'g'" not in repr(a)
 
 
 def test_missing_key_names_the_variables() -> None:
@@ -217,7 +217,7 @@ def test_native_providers_build_their_adapter(name: str) -> None:
 def test_native_defaults() -> None:
     assert get_spec("anthropic").base_url == "https://api.anthropic.com"
     assert get_spec("anthropic").base_url_env == ("ANTHROPIC_BASE_URL",)
-    assert get_spec("gemini").key_env == ("GEMINI_API_KEY", "GOOGLE_API_KEY")
+    assert get_spec("gemini").key_env == ("GOOGLE_API_KEY", "GEMINI_API_KEY")
     assert get_spec("gemini").base_url_env == ("GOOGLE_GEMINI_BASE_URL",)
     assert get_spec("zhipu").base_url == "https://open.bigmodel.cn/api/paas/v4"
     assert get_spec("zai").base_url == "https://api.z.ai/api/paas/v4"

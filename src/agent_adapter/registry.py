@@ -173,7 +173,7 @@ PROVIDERS: tuple[ProviderSpec, ...] = (
         name="gemini",
         adapter="agent_adapter.providers.gemini:GeminiAdapter",
         base_url="https://generativelanguage.googleapis.com",
-        key_env=("GEMINI_API_KEY", "GOOGLE_API_KEY"),
+        key_env=("GOOGLE_API_KEY", "GEMINI_API_KEY"),  # python-genai: GOOGLE_API_KEY wins
         base_url_env=("GOOGLE_GEMINI_BASE_URL",),
         aliases=("google",),
     ),
