@@ -6,13 +6,23 @@ import logging
 
 import msgspec
 import pytest
-from sse_builders import USER, completion, text_stream
 
 import agent_adapter as aa
 from agent_adapter.testing import MockServer, Reply
 from agent_adapter.transport import _bypassed
+from sse_builders import USER, completion, text_stream
 
 SECRET = "sk-live-0123456789abcdef"
+
+
+def tool(name: str = "f", **parameters: object) -> dict[str, object]:
+    function: dict[str, object] = {"name": name}
+    if parameters:
+        function["parameters"] = parameters
+    return {"type": "function", "function": function}
+
+
+NAMED = {"type": "function", "function": {"name": "nope"}}
 WEATHER_TOOL = {
     "type": "function",
     "function": {
@@ -30,15 +40,17 @@ WEATHER_TOOL = {
         ({"messages": [{"role": "user"}]}, "messages[0].content"),
         ({"messages": [{"role": "tool", "content": "x"}]}, "messages[0].tool_call_id"),
         ({"messages": [{"role": "assistant"}]}, "messages[0]"),
-        ({"messages": [{"role": "user", "content": [{"type": "video"}]}]}, "messages[0].content[0].type"),
+        ({"messages": [{"role": "user", "content": [{"type": "video"}]}]},
+         "messages[0].content[0].type"),
         ({"messages": USER, "temperature": 3}, "temperature"),
         ({"messages": USER, "top_p": -0.1}, "top_p"),
         ({"messages": USER, "max_tokens": 0}, "max_tokens"),
-        ({"messages": USER, "tools": [{"type": "function", "function": {"name": "bad name!"}}]}, "tools[0].function.name"),
-        ({"messages": USER, "tools": [{"type": "function", "function": {"name": "f", "parameters": {"type": "array"}}}]}, "tools[0].function.parameters.type"),
-        ({"messages": USER, "tools": [{"type": "function", "function": {"name": "f", "parameters": {"type": "object", "properties": {}, "required": ["x"]}}}]}, "tools[0].function.parameters.required"),
+        ({"messages": USER, "tools": [tool("bad name!")]}, "tools[0].function.name"),
+        ({"messages": USER, "tools": [tool(type="array")]}, "tools[0].function.parameters.type"),
+        ({"messages": USER, "tools": [tool(type="object", properties={}, required=["x"])]},
+         "tools[0].function.parameters.required"),
         ({"messages": USER, "tool_choice": "required"}, "tool_choice"),
-        ({"messages": USER, "tools": [WEATHER_TOOL], "tool_choice": {"type": "function", "function": {"name": "nope"}}}, "tool_choice"),
+        ({"messages": USER, "tools": [WEATHER_TOOL], "tool_choice": NAMED}, "tool_choice"),
         ({"messages": USER, "reasoning": "extreme"}, "reasoning"),
         ({"messages": USER, "response_format": {"type": "xml"}}, "response_format"),
         ({"messages": USER, "stop": [""]}, "stop"),
@@ -86,22 +98,24 @@ async def test_api_key_never_leaks_into_repr_errors_or_logs(
     caplog.set_level(logging.DEBUG)
     body = {"error": {"message": "Incorrect API key provided", "type": "invalid_request_error",
                       "param": None, "code": "invalid_api_key"}}  # fmt: skip
-    async with MockServer() as srv:
-        async with aa.Client("openai", api_key=SECRET, base_url=srv.base_url + "/v1") as client:
-            srv.enqueue(Reply.error(401, body))
-            with pytest.raises(aa.AuthenticationError) as info:
-                await client.chat(model="gpt-4o", messages=USER)
-            adapter = client._adapter("openai")
-            http = adapter.encode(
-                aa.ChatRequest(model="m", messages=[aa.Message(role="user", content="x")])
-            )
-            exposed = [
+    async with (
+        MockServer() as srv,
+        aa.Client("openai", api_key=SECRET, base_url=srv.base_url + "/v1") as client,
+    ):
+        srv.enqueue(Reply.error(401, body))
+        with pytest.raises(aa.AuthenticationError) as info:
+            await client.chat(model="gpt-4o", messages=USER)
+        adapter = client._adapter("openai")
+        http = adapter.encode(
+            aa.ChatRequest(model="m", messages=[aa.Message(role="user", content="x")])
+        )
+        exposed = [
                 repr(client), repr(adapter), repr(adapter.api_key), str(adapter.api_key),
                 repr(http), str(info.value), repr(info.value), str(info.value.body),
                 caplog.text,
             ]  # fmt: skip
-            assert not any(SECRET in text for text in exposed)
-            assert srv.requests[0].headers["authorization"] == f"Bearer {SECRET}"
+        assert not any(SECRET in text for text in exposed)
+        assert srv.requests[0].headers["authorization"] == f"Bearer {SECRET}"
 
 
 class Weather(msgspec.Struct):
@@ -111,29 +125,29 @@ class Weather(msgspec.Struct):
 
 @pytest.mark.anyio
 async def test_structured_output_from_a_struct_type() -> None:
-    async with MockServer() as srv:
-        async with aa.Client("openai", api_key="k", base_url=srv.base_url + "/v1") as client:
-            srv.enqueue(Reply.json(completion('{"city": "Paris", "temp_c": 18.5}')))
-            r = await client.chat(model="gpt-4o", messages=USER, response_format=Weather)
-            assert r.parsed == Weather(city="Paris", temp_c=18.5)
-            sent = srv.requests[0].json()["response_format"]
-            assert sent["type"] == "json_schema"
-            assert sent["json_schema"]["name"] == "Weather"
-            assert sent["json_schema"]["schema"]["required"] == ["city", "temp_c"]
-            assert sent["json_schema"]["schema"]["additionalProperties"] is False
+    async with (
+        MockServer() as srv,
+        aa.Client("openai", api_key="k", base_url=srv.base_url + "/v1") as client,
+    ):
+        srv.enqueue(Reply.json(completion('{"city": "Paris", "temp_c": 18.5}')))
+        r = await client.chat(model="gpt-4o", messages=USER, response_format=Weather)
+        assert r.parsed == Weather(city="Paris", temp_c=18.5)
+        sent = srv.requests[0].json()["response_format"]
+        assert sent["type"] == "json_schema"
+        assert sent["json_schema"]["name"] == "Weather"
+        assert sent["json_schema"]["schema"]["required"] == ["city", "temp_c"]
+        assert sent["json_schema"]["schema"]["additionalProperties"] is False
 
-            srv.enqueue(Reply.json(completion('{"city": "Paris"}')))
-            with pytest.raises(aa.StructuredOutputError) as info:
-                await client.chat(model="gpt-4o", messages=USER, response_format=Weather)
-            assert info.value.raw == '{"city": "Paris"}'
+        srv.enqueue(Reply.json(completion('{"city": "Paris"}')))
+        with pytest.raises(aa.StructuredOutputError) as info:
+            await client.chat(model="gpt-4o", messages=USER, response_format=Weather)
+        assert info.value.raw == '{"city": "Paris"}'
 
-            srv.enqueue(Reply.sse(text_stream('{"city": "Lyon", ', '"temp_c": 9}')))
-            async with client.stream(
-                model="gpt-4o", messages=USER, response_format=Weather
-            ) as s:
-                async for _ in s:
-                    pass
-            assert s.response.parsed == Weather(city="Lyon", temp_c=9)
+        srv.enqueue(Reply.sse(text_stream('{"city": "Lyon", ', '"temp_c": 9}')))
+        async with client.stream(model="gpt-4o", messages=USER, response_format=Weather) as s:
+            async for _ in s:
+                pass
+        assert s.response.parsed == Weather(city="Lyon", temp_c=9)
 
 
 @pytest.mark.anyio

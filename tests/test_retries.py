@@ -8,16 +8,18 @@ from email.utils import formatdate
 
 import anyio
 import pytest
-from sse_builders import DONE, USER, chunk, completion, text_stream
 
 import agent_adapter as aa
 from agent_adapter.providers.base import retry_after
 from agent_adapter.testing import MockServer, Reply
+from sse_builders import DONE, USER, chunk, completion, text_stream
 
 pytestmark = pytest.mark.anyio
 
 FAST = aa.RetryPolicy(max_retries=3, initial_backoff=0.01, max_backoff=0.02)
-RATE = {"error": {"message": "Rate limit reached", "type": "requests", "code": "rate_limit_exceeded"}}
+RATE = {
+    "error": {"message": "Rate limit reached", "type": "requests", "code": "rate_limit_exceeded"}
+}
 SERVER = {"error": {"message": "boom", "type": "server_error", "param": None, "code": None}}
 
 
@@ -27,7 +29,9 @@ def client_for(srv: MockServer, retry: aa.RetryPolicy = FAST) -> aa.Client:
 
 async def test_429_with_retry_after_is_retried_after_that_delay() -> None:
     async with MockServer() as srv, client_for(srv) as client:
-        srv.enqueue(Reply.error(429, RATE, headers={"retry-after": "0.3"}), Reply.json(completion()))
+        srv.enqueue(
+            Reply.error(429, RATE, headers={"retry-after": "0.3"}), Reply.json(completion())
+        )
         start = anyio.current_time()
         r = await client.chat(model="gpt-4o", messages=USER)
         assert anyio.current_time() - start >= 0.29
@@ -125,7 +129,9 @@ async def test_backoff_sleep_is_cancellable() -> None:
 
 
 def test_full_jitter_stays_within_the_exponential_ceiling() -> None:
-    policy = aa.RetryPolicy(max_retries=10, initial_backoff=0.5, max_backoff=8, rng=random.Random(1))
+    policy = aa.RetryPolicy(
+        max_retries=10, initial_backoff=0.5, max_backoff=8, rng=random.Random(1)
+    )
     error = aa.ServerError("x")
     for attempt in range(6):
         delays = [policy.delay(error, attempt) for _ in range(200)]
@@ -158,7 +164,11 @@ async def test_stream_http_error_raises_on_enter() -> None:
 
 async def test_stream_error_after_content_is_not_retried_and_keeps_partial() -> None:
     failure = b'data: {"error":{"message":"The server had an error","type":"server_error"}}\n\n'
-    events = [chunk({"role": "assistant", "content": "partial "}), chunk({"content": "text"}), failure]
+    events = [
+        chunk({"role": "assistant", "content": "partial "}),
+        chunk({"content": "text"}),
+        failure,
+    ]
     async with MockServer() as srv, client_for(srv) as client:
         srv.enqueue(Reply.sse(events, delay=0.01), Reply.sse(text_stream("never")))
         with pytest.raises(aa.StreamError) as info:

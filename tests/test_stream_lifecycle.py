@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import anyio
 import pytest
-from sse_builders import DONE, USER, chunk, text_stream, usage_chunk
 
 import agent_adapter as aa
 from agent_adapter.testing import MockServer, Reply
+from sse_builders import DONE, USER, chunk, text_stream, usage_chunk
 
 pytestmark = pytest.mark.anyio
 

@@ -55,38 +55,93 @@ if TYPE_CHECKING:
     from .client import Client as Client
     from .errors import (
         AdapterError as AdapterError,
+    )
+    from .errors import (
         AllProvidersFailedError as AllProvidersFailedError,
+    )
+    from .errors import (
         APIConnectionError as APIConnectionError,
+    )
+    from .errors import (
         AuthenticationError as AuthenticationError,
+    )
+    from .errors import (
         BadRequestError as BadRequestError,
+    )
+    from .errors import (
         CircuitOpenError as CircuitOpenError,
+    )
+    from .errors import (
         ContentFilterError as ContentFilterError,
+    )
+    from .errors import (
         ContextLengthError as ContextLengthError,
+    )
+    from .errors import (
         NotFoundError as NotFoundError,
+    )
+    from .errors import (
         PermissionDeniedError as PermissionDeniedError,
+    )
+    from .errors import (
         RateLimitError as RateLimitError,
+    )
+    from .errors import (
         ServerError as ServerError,
+    )
+    from .errors import (
         StreamError as StreamError,
+    )
+    from .errors import (
         StructuredOutputError as StructuredOutputError,
+    )
+    from .errors import (
         TimeoutError as TimeoutError,
+    )
+    from .errors import (
         ValidationError as ValidationError,
     )
-    from .resilience import RetryPolicy as RetryPolicy, Timeouts as Timeouts
+    from .resilience import RetryPolicy as RetryPolicy
+    from .resilience import Timeouts as Timeouts
     from .stream import ChatStream as ChatStream
     from .sync import SyncClient as SyncClient
     from .types import (
         AudioPart as AudioPart,
+    )
+    from .types import (
         ChatRequest as ChatRequest,
+    )
+    from .types import (
         ChatResponse as ChatResponse,
+    )
+    from .types import (
         EmbedResponse as EmbedResponse,
+    )
+    from .types import (
         FilePart as FilePart,
+    )
+    from .types import (
         ImagePart as ImagePart,
+    )
+    from .types import (
         Message as Message,
+    )
+    from .types import (
         StreamChunk as StreamChunk,
+    )
+    from .types import (
         TextPart as TextPart,
+    )
+    from .types import (
         Tool as Tool,
+    )
+    from .types import (
         ToolCall as ToolCall,
+    )
+    from .types import (
         ToolCallDelta as ToolCallDelta,
+    )
+    from .types import (
         Usage as Usage,
     )
 

@@ -223,8 +223,7 @@ class Client:
             )
         adapter, bare = self._resolve(model)
         request = build_chat_request(bare, messages, tools=tools, stream=stream, **params)
-        adapter.check(request)
-        return adapter, request
+        return adapter, request  # adapter.encode() checks the provider's capabilities
 
     def _resolve(self, model: str) -> tuple[Adapter, str]:
         if not isinstance(model, str) or not model:
@@ -290,7 +289,9 @@ def _parsed(request: ChatRequest, response: ChatResponse) -> ChatResponse:
     try:
         response.parsed = msgspec.json.decode(response.content, type=target)
     except msgspec.DecodeError as exc:  # ValidationError is a DecodeError subclass
-        hint = " (the reply was cut off by max_tokens)" if response.finish_reason == "length" else ""
+        hint = (
+            " (the reply was cut off by max_tokens)" if response.finish_reason == "length" else ""
+        )
         raise StructuredOutputError(
             f"the reply does not match the requested format{hint}: {exc}",
             raw=response.content,

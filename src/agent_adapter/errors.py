@@ -77,7 +77,8 @@ class AdapterError(Exception):
         return f"{prefix}{self.message}{suffix}"
 
     def __repr__(self) -> str:
-        return f"{type(self).__name__}({self.message!r}, provider={self.provider!r}, status={self.status!r})"
+        name = type(self).__name__
+        return f"{name}({self.message!r}, provider={self.provider!r}, status={self.status!r})"
 
 
 class ValidationError(AdapterError, ValueError):
@@ -134,7 +135,7 @@ class APIConnectionError(AdapterError):
     retryable_default = True
 
 
-class TimeoutError(APIConnectionError, builtins.TimeoutError):  # noqa: A001 - deliberate, also a builtin TimeoutError
+class TimeoutError(APIConnectionError, builtins.TimeoutError):
     """A deadline fired; ``which`` is one of connect, read, total, first_token, idle."""
 
     def __init__(self, message: str, *, which: str, **kwargs: Any) -> None:

@@ -204,7 +204,8 @@ class ChatStream:
     async def _pull(self, *, until_content: bool) -> None:
         """Read from the network until new chunks are buffered (or content, or the end)."""
         resp, decoder = self._resp, self._decoder
-        assert resp is not None and decoder is not None
+        assert resp is not None
+        assert decoder is not None
         while True:
             data = await self._wait(resp, drain=decoder.done)
             if not data:

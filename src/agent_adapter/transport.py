@@ -21,6 +21,7 @@ HTTPS targets tunnelled with ``CONNECT``.
 from __future__ import annotations
 
 import base64
+import contextlib
 import os
 import ssl
 import time
@@ -65,12 +66,12 @@ class _Connection:
         """Whether an idle connection may no longer be used (expired, or closed by the server)."""
         return time.monotonic() > self.expires or bool(self.stream.get_extra_info("is_readable"))
 
-    async def send(self, *events: h11.Event, timeout: float | None) -> None:
+    async def send(self, *events: h11.Event, timeout: float | None) -> None:  # noqa: ASYNC109 - httpcore's streams take per-call timeouts
         data = b"".join(self.h11.send(event) or b"" for event in events)
         with _mapped():
             await self.stream.write(data, timeout=timeout)
 
-    async def next_event(self, timeout: float | None) -> Any:
+    async def next_event(self, timeout: float | None) -> Any:  # noqa: ASYNC109 - per-read timeout, as httpcore's streams take it
         while True:
             with _mapped():
                 event = self.h11.next_event()
@@ -79,11 +80,14 @@ class _Connection:
                 self.h11.receive_data(await self.stream.read(READ_SIZE, timeout=timeout))
 
     async def aclose(self) -> None:
-        with anyio.CancelScope(shield=True), anyio.move_on_after(CLOSE_SECONDS):
-            try:
-                await self.stream.aclose()
-            except Exception:  # closing a broken socket: nothing left to save
-                pass
+        # Shielded so a cancelled caller still closes; bounded so a dead peer cannot hang it;
+        # a broken socket raising on close leaves nothing to save.
+        with (
+            anyio.CancelScope(shield=True),
+            anyio.move_on_after(CLOSE_SECONDS),
+            contextlib.suppress(Exception),
+        ):
+            await self.stream.aclose()
 
 
 class Response:
@@ -395,7 +399,7 @@ def _host_header(origin: _Origin) -> bytes:
 
 
 def _bypassed(host: str, no_proxy: str) -> bool:
-    """Whether NO_PROXY (comma-separated hosts or domain suffixes, ``*`` for all) covers ``host``."""
+    """Whether NO_PROXY (hosts or domain suffixes, comma-separated; ``*`` = all) covers ``host``."""
     host = host.lower()
     for raw in no_proxy.lower().split(","):
         entry = raw.strip().lstrip(".")

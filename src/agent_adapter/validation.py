@@ -42,7 +42,7 @@ CHAT_PARAMS = frozenset(
         "reasoning", "user", "extra",
     )
 )  # fmt: skip
-"""The keyword arguments ``Client.chat`` and ``Client.stream`` accept besides model/messages/tools."""
+"""Keyword arguments ``Client.chat``/``Client.stream`` accept besides model, messages, tools."""
 
 
 def build_chat_request(
