@@ -196,3 +196,21 @@ async def test_iterating_without_async_with_reads_to_the_end() -> None:
         s = client.stream(model="gpt-4o", messages=USER)
         assert "".join([c.delta async for c in s]) == "onetwo"
         assert client.transport.idle_connections == 1  # read to the end: reusable
+
+
+async def test_abandoned_stream_shuts_its_connection_and_frees_its_slot() -> None:
+    import gc
+
+    events = text_stream(*[f"w{i} " for i in range(200)])
+    async with MockServer() as srv, client_for(srv) as client:
+        srv.enqueue(Reply.sse(events, delay=0.01))
+        s = client.stream(model="gpt-4o", messages=USER)
+        await s.__anext__()  # started, then dropped without closing
+        with pytest.warns(ResourceWarning, match="not closed"):
+            del s
+            gc.collect()
+        await srv.wait_for_client_disconnects(1)
+        assert not client.transport._in_use
+        srv.enqueue(Reply.sse(text_stream("next")))
+        async with client.stream(model="gpt-4o", messages=USER) as s2:
+            assert "".join([c.delta async for c in s2]) == "next"

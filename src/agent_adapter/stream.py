@@ -18,6 +18,7 @@ the pool.
 from __future__ import annotations
 
 import math
+import warnings
 from typing import TYPE_CHECKING, Any
 
 import anyio
@@ -121,6 +122,17 @@ class ChatStream:
             await self._release()
             raise
         return await self.__anext__()
+
+    def __del__(self) -> None:
+        # An abandoned stream (never closed, never read to the end) must not keep its
+        # connection open or its pool slot taken: shut the socket now and say so.
+        resp = getattr(self, "_resp", None)
+        if resp is not None and resp.abort():
+            warnings.warn(
+                "ChatStream was not closed; use 'async with client.stream(...)'",
+                ResourceWarning,
+                stacklevel=1,
+            )
 
     async def aclose(self) -> None:
         """Stop the stream and close its connection; safe from any task, idempotent."""

@@ -23,6 +23,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import os
+import socket
 import ssl
 import time
 import urllib.parse
@@ -79,6 +80,17 @@ class _Connection:
                     return event
                 self.h11.receive_data(await self.stream.read(READ_SIZE, timeout=timeout))
 
+    def abort(self) -> None:
+        """Shut the socket down without awaiting (for abandoned streams, from ``__del__``).
+
+        The peer sees the connection end at once; the descriptor itself is
+        freed when the stream object is collected.
+        """
+        sock = self.stream.get_extra_info("socket")
+        if sock is not None:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+
     async def aclose(self) -> None:
         # Shielded so a cancelled caller still closes; bounded so a dead peer cannot hang it;
         # a broken socket raising on close leaves nothing to save.
@@ -99,7 +111,7 @@ class Response:
     body was read to the end and closes it otherwise.
     """
 
-    __slots__ = ("_conn", "_finished", "_read_timeout", "_release", "headers", "status")
+    __slots__ = ("_conn", "_finished", "_pool", "_read_timeout", "headers", "status")
 
     def __init__(
         self,
@@ -107,13 +119,13 @@ class Response:
         status: int,
         headers: list[tuple[bytes, bytes]],
         read_timeout: float | None,
-        release: Any,
+        pool: Transport,
     ) -> None:
         self.status = status
         self.headers = headers
         self._conn = conn
         self._read_timeout = read_timeout
-        self._release = release
+        self._pool: Transport | None = pool  # None once released
         self._finished = False
 
     async def next_chunk(self) -> bytes:
@@ -155,10 +167,19 @@ class Response:
 
     async def aclose(self) -> None:
         """Release the connection: back to the pool if finished, closed otherwise."""
-        release, self._release = self._release, None
-        if release is not None:
+        pool, self._pool = self._pool, None
+        if pool is not None:
             with anyio.CancelScope(shield=True):
-                await release(self._conn, self._finished)
+                await pool.release(self._conn, self._finished)
+
+    def abort(self) -> bool:
+        """Drop an unreleased connection synchronously; True if there was one to drop."""
+        pool, self._pool = self._pool, None
+        if pool is None:
+            return False
+        self._conn.abort()
+        pool.forget(self._conn)
+        return True
 
 
 class Transport:
@@ -183,6 +204,7 @@ class Transport:
         self._backend = httpcore.AnyIOBackend()
         self._idle: dict[tuple[Any, ...], list[_Connection]] = {}
         self._in_use: set[_Connection] = set()
+        self._aborted: list[_Connection] = []
         self._slots = anyio.Semaphore(max_connections)
         self._max_idle = max_idle_per_origin
         self._keepalive_expiry = keepalive_expiry
@@ -213,6 +235,8 @@ class Transport:
         """
         if self._closed:
             raise APIConnectionError("the client is closed")
+        while self._aborted:
+            await self._aborted.pop().aclose()
         origin, target = self._target(request.url)
         proxy = self._proxy_for(origin)
         if proxy is not None and origin[0] == "http":
@@ -255,11 +279,19 @@ class Transport:
             self._slots.release()
             raise
         if not isinstance(event, h11.Response):
-            await self._release(conn, False)
+            await self.release(conn, False)
             raise APIConnectionError(f"unexpected response event {type(event).__name__}")
-        return Response(conn, event.status_code, list(event.headers), timeouts.read, self._release)
+        return Response(conn, event.status_code, list(event.headers), timeouts.read, self)
 
-    async def _release(self, conn: _Connection, finished: bool) -> None:
+    def forget(self, conn: _Connection) -> None:
+        """Free an aborted connection's slot; its socket is closed on the next call or aclose."""
+        if conn in self._in_use:
+            self._in_use.discard(conn)
+            self._slots.release()
+            self._aborted.append(conn)
+
+    async def release(self, conn: _Connection, finished: bool) -> None:
+        """Take back a connection: pooled if its exchange finished cleanly, else closed."""
         self._in_use.discard(conn)
         self._slots.release()
         if finished and not self._closed and conn.h11.our_state is h11.DONE:
@@ -344,8 +376,10 @@ class Transport:
         self._closed = True
         connections = [c for stack in self._idle.values() for c in stack]
         connections.extend(self._in_use)
+        connections.extend(self._aborted)
         self._idle.clear()
         self._in_use.clear()
+        self._aborted.clear()
         for conn in connections:
             await conn.aclose()
 
