@@ -23,6 +23,10 @@ DeepSeek "Content Exists Risk", OpenRouter 403 moderation, xAI's 400 for a bad
 key), then the status. HTTP 402 (DeepSeek "Insufficient Balance", OpenRouter
 out of credits) is treated like ``insufficient_quota``: a ``RateLimitError``
 with ``retryable=False``, since waiting will not bring credit back.
+
+``zhipu.py`` speaks the same wire format and reuses the wire Structs,
+``_chat_response``, ``_embeddings`` and ``OpenAIStreamDecoder`` (with its own
+finish reasons and error classifier): a change here changes Zhipu too.
 """
 
 from __future__ import annotations
@@ -30,8 +34,8 @@ from __future__ import annotations
 import array
 import base64
 import sys
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar
 from urllib.parse import quote
 
 import msgspec
@@ -304,8 +308,8 @@ class _Chunk(msgspec.Struct):
 
 
 class _Embedding(msgspec.Struct):
+    embedding: list[float] | str  # a missing vector is a malformed reply, not an empty one
     index: int = 0
-    embedding: list[float] | str = msgspec.field(default_factory=list)
 
 
 class _EmbedResponse(msgspec.Struct):
@@ -318,8 +322,10 @@ _encode = msgspec.json.Encoder().encode
 _RESPONSE = msgspec.json.Decoder(_Response, strict=False)
 _CHUNK = msgspec.json.Decoder(_Chunk, strict=False)
 _EMBEDDINGS = msgspec.json.Decoder(_EmbedResponse, strict=False)
-_DECODE_ERRORS = (msgspec.DecodeError, msgspec.ValidationError)
+# msgspec reports invalid UTF-8 inside a string as UnicodeDecodeError.
+_DECODE_ERRORS = (msgspec.DecodeError, msgspec.ValidationError, UnicodeDecodeError)
 
+# Unknown finish reasons (``eos``, ...) count as a normal stop; the raw value is kept.
 _FINISH: dict[str, FinishReason] = {
     "stop": "stop",
     "length": "length",
@@ -332,11 +338,6 @@ _FINISH: dict[str, FinishReason] = {
     "insufficient_system_resource": "error",  # DeepSeek
     "network_error": "error",
 }
-
-
-def _finish(raw: str) -> FinishReason:
-    """Normalise a finish reason; unknown values (``eos``, ...) count as a normal stop."""
-    return _FINISH.get(raw, "stop")
 
 
 _NO_PROMPT_DETAILS = _PromptDetails()
@@ -359,6 +360,20 @@ def _usage(u: _Usage | None) -> Usage | None:
         cache_creation_tokens=details.cache_write_tokens or 0,
         reasoning_tokens=out.reasoning_tokens or 0,
     )
+
+
+_AnyChoice = TypeVar("_AnyChoice", _Choice, _StreamChoice)
+
+
+def _first_choice(choices: list[_AnyChoice] | None) -> _AnyChoice | None:
+    """The choice with index 0 (replies with ``n`` > 1 interleave choices).
+
+    A plain loop, not ``next()`` over a generator: this runs once per stream chunk.
+    """
+    for choice in choices or ():
+        if not choice.index:
+            return choice
+    return None
 
 
 def _split_parts(parts: list[_Part]) -> tuple[str, str]:
@@ -771,40 +786,10 @@ class OpenAIAdapter(Adapter):
             ) from None
         if resp.error:
             raise _inband_error(self.name, _ErrorInfo.of(resp.error), headers, body)
-        choice = next((c for c in resp.choices or () if not c.index), None)
-        if choice is None or choice.message is None:
+        response = _chat_response(resp, self.name, _FINISH)
+        if response is None:
             raise self._malformed(headers, body, "response has no choices")
-        msg = choice.message
-        text, thinking = (
-            _split_parts(msg.content) if isinstance(msg.content, list) else (msg.content or "", "")
-        )
-        calls = [
-            ToolCall(
-                id=c.id or f"call_{n}",
-                name=(c.function.name if c.function else None) or "",
-                arguments=_arguments(c.function.arguments if c.function else None) or "{}",
-            )
-            for n, c in enumerate(msg.tool_calls or ())
-        ]
-        if msg.function_call is not None and not calls:
-            fc = msg.function_call
-            calls.append(ToolCall("call_0", fc.name or "", _arguments(fc.arguments) or "{}"))
-        raw = choice.finish_reason
-        finish: FinishReason | None = _finish(raw) if raw else None
-        if calls:
-            finish = "tool_calls"
-        return ChatResponse(
-            content=text,
-            tool_calls=calls,
-            finish_reason=finish,
-            raw_finish_reason=raw,
-            usage=_usage(resp.usage or choice.usage),
-            reasoning=msg.reasoning_content or msg.reasoning or thinking or None,
-            refusal=msg.refusal or None,
-            id=resp.id,
-            model=resp.model,
-            provider=self.name,
-        )
+        return response
 
     def stream_decoder(self, request: ChatRequest) -> OpenAIStreamDecoder:
         """A fresh decoder for one streamed response."""
@@ -861,17 +846,62 @@ class OpenAIAdapter(Adapter):
             raise self._malformed(
                 headers, body, f"response is not an embeddings list: {exc}"
             ) from None
-        items = sorted(resp.data, key=lambda d: d.index)
-        usage = None
-        if resp.usage is not None:
-            prompt = resp.usage.prompt_tokens or resp.usage.total_tokens or 0
-            usage = Usage(prompt_tokens=prompt, total_tokens=prompt)
-        return EmbedResponse(
-            vectors=[_vector(d.embedding) for d in items],
-            model=resp.model,
-            usage=usage,
-            provider=self.name,
+        return _embeddings(resp, self.name)
+
+
+def _chat_response(
+    resp: _Response, provider: str, finish_reasons: Mapping[str, FinishReason]
+) -> ChatResponse | None:
+    """The first choice of a completion as a ``ChatResponse`` (None: it has no message)."""
+    choice = _first_choice(resp.choices)
+    if choice is None or choice.message is None:
+        return None
+    msg = choice.message
+    text, thinking = (
+        _split_parts(msg.content) if isinstance(msg.content, list) else (msg.content or "", "")
+    )
+    calls = [
+        ToolCall(
+            id=c.id or f"call_{n}",
+            name=(c.function.name if c.function else None) or "",
+            arguments=_arguments(c.function.arguments if c.function else None) or "{}",
         )
+        for n, c in enumerate(msg.tool_calls or ())
+    ]
+    if msg.function_call is not None and not calls:
+        fc = msg.function_call
+        calls.append(ToolCall("call_0", fc.name or "", _arguments(fc.arguments) or "{}"))
+    raw = choice.finish_reason
+    finish: FinishReason | None = finish_reasons.get(raw, "stop") if raw else None
+    if calls:
+        finish = "tool_calls"
+    return ChatResponse(
+        content=text,
+        tool_calls=calls,
+        finish_reason=finish,
+        raw_finish_reason=raw,
+        usage=_usage(resp.usage or choice.usage),
+        reasoning=msg.reasoning_content or msg.reasoning or thinking or None,
+        refusal=msg.refusal or None,
+        id=resp.id,
+        model=resp.model,
+        provider=provider,
+    )
+
+
+def _embeddings(resp: _EmbedResponse, provider: str) -> EmbedResponse:
+    """Vectors in input order (by ``index``); base64 vectors are unpacked too."""
+    items = sorted(resp.data, key=lambda d: d.index)
+    usage = None
+    if resp.usage is not None:
+        prompt = resp.usage.prompt_tokens or resp.usage.total_tokens or 0
+        usage = Usage(prompt_tokens=prompt, total_tokens=prompt)
+    return EmbedResponse(
+        vectors=[_vector(d.embedding) for d in items],
+        model=resp.model,
+        usage=usage,
+        provider=provider,
+    )
 
 
 def _vector(embedding: list[float] | str) -> list[float]:
@@ -903,6 +933,14 @@ def _inband_error(provider: str, info: _ErrorInfo, headers: Headers, body: bytes
 # Streaming
 # ---------------------------------------------------------------------------
 
+# Builds the exception for the ``error`` value of a stream chunk: (provider, error, chunk).
+_ErrorFactory = Callable[[str, _ErrorBody | str, bytes], AdapterError]
+
+
+def _stream_error(provider: str, error: _ErrorBody | str, payload: bytes) -> AdapterError:
+    """OpenAI's reading of an in-stream error: a server failure unless its body says more."""
+    return _inband_error(provider, _ErrorInfo.of(error), (), payload)
+
 
 class OpenAIStreamDecoder:
     """Sans-IO decoder of a ``chat.completion.chunk`` SSE stream (see the module docstring).
@@ -910,12 +948,34 @@ class OpenAIStreamDecoder:
     Tool-call fragments are renumbered 0, 1, 2 ... in call order: fragments
     are routed by the provider's ``index``, then by ``id`` (servers that number
     every call 0, or repeat the id on each fragment, or send no index at all).
+
+    OpenAI-shaped providers with their own finish reasons and error codes
+    (Zhipu) pass ``finish_reasons`` (unknown values mean ``stop``) and
+    ``error`` (builds the exception for a chunk's ``error`` value).
     """
 
-    __slots__ = ("_by_id", "_by_index", "_calls", "_done", "_last", "_provider", "_sse")
+    __slots__ = (
+        "_by_id",
+        "_by_index",
+        "_calls",
+        "_done",
+        "_error",
+        "_finish",
+        "_last",
+        "_provider",
+        "_sse",
+    )
 
-    def __init__(self, provider: str = "openai") -> None:
+    def __init__(
+        self,
+        provider: str = "openai",
+        *,
+        finish_reasons: Mapping[str, FinishReason] = _FINISH,
+        error: _ErrorFactory = _stream_error,
+    ) -> None:
         self._provider = provider
+        self._finish = finish_reasons
+        self._error = error
         self._sse = SSEParser()
         self._done = False
         self._by_index: dict[int, tuple[int, str | None]] = {}  # provider index -> ours, id
@@ -962,12 +1022,12 @@ class OpenAIStreamDecoder:
             ) from None
         error = c.error or (c.x_groq.error if c.x_groq is not None else None)
         if error:
-            raise _inband_error(self._provider, _ErrorInfo.of(error), (), payload)
+            raise self._error(self._provider, error, payload)
         if event == "error":  # an ``event: error`` whose data is the error body itself
             info = _ErrorInfo.of_body(decode_json(payload))
             raise _inband_error(self._provider, info, (), payload)
         usage = c.usage or (c.x_groq.usage if c.x_groq is not None else None)
-        choice = next((ch for ch in c.choices or () if not ch.index), None)
+        choice = _first_choice(c.choices)
         text = thinking = refusal = ""
         calls: list[ToolCallDelta] | None = None
         finish: FinishReason | None = None
@@ -985,7 +1045,7 @@ class OpenAIStreamDecoder:
                     calls = [self._fragment(tc) for tc in d.tool_calls]
             raw = choice.finish_reason
             if raw:
-                finish = _finish(raw)
+                finish = self._finish.get(raw, "stop")
             usage = usage or choice.usage
         if not (text or thinking or refusal or calls or raw or usage):
             return None  # role-only header, Azure prompt-filter results, keep-alive data

@@ -1,23 +1,22 @@
 """Zhipu GLM (BigModel, ``open.bigmodel.cn``) and Z.ai (``api.z.ai``): one wire format.
 
-The API is OpenAI-shaped, but differs where it matters: thinking is switched
-with ``thinking: {"type": ...}`` and comes back as ``reasoning_content``;
-streamed tool-call arguments need ``tool_stream: true``; finish reasons include
-``sensitive`` and ``network_error``; errors carry a numeric *business code*
-that says more than the HTTP status; images are sent as raw base64 (the
-official SDKs strip the ``data:`` prefix); sampling ranges are narrower. This
-module owns its own small wire Structs rather than borrowing OpenAI's, so a
-change on one side cannot silently break the other.
+The API is OpenAI-shaped, so the wire Structs, the reply and usage decoding
+and the SSE stream decoder are OpenAI's (``providers/openai.py``); this module
+keeps only where Zhipu differs: thinking is switched with ``thinking: {"type":
+...}`` and comes back as ``reasoning_content``; streamed tool-call arguments
+need ``tool_stream: true``; finish reasons include ``sensitive`` and
+``network_error``; errors carry a numeric *business code* that says more than
+the HTTP status; images are sent as raw base64 (the official SDKs strip the
+``data:`` prefix); sampling ranges are narrower.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-import msgspec
+from msgspec import UNSET
 
-from ..errors import AdapterError, ServerError, StreamError, ValidationError
-from ..sse import SSEParser
+from ..errors import AdapterError, ServerError, ValidationError
 from ..types import (
     ChatRequest,
     ChatResponse,
@@ -26,11 +25,7 @@ from ..types import (
     FinishReason,
     ImagePart,
     Message,
-    StreamChunk,
     TextPart,
-    ToolCall,
-    ToolCallDelta,
-    Usage,
 )
 from .base import (
     Adapter,
@@ -43,136 +38,28 @@ from .base import (
     json_encode,
     looks_like_context_overflow,
 )
+from .openai import (
+    _DECODE_ERRORS,
+    _EMBEDDINGS,
+    _RESPONSE,
+    OpenAIStreamDecoder,
+    _CallOut,
+    _chat_response,
+    _embeddings,
+    _ErrorBody,
+    _FunctionDef,
+    _FunctionOut,
+    _Image,
+    _ImageURL,
+    _MessageOut,
+    _PartOut,
+    _Text,
+    _ToolOut,
+)
 
 __all__ = ["ZhipuAdapter"]
 
-# ---------------------------------------------------------------------------
-# Wire Structs (request side)
-# ---------------------------------------------------------------------------
-
-
-class _ImageURL(msgspec.Struct):
-    url: str
-
-
-class _TextContent(msgspec.Struct, tag="text", tag_field="type"):
-    text: str
-
-
-class _ImageContent(msgspec.Struct, tag="image_url", tag_field="type"):
-    image_url: _ImageURL
-
-
-class _OutFunction(msgspec.Struct):
-    name: str
-    arguments: str
-
-
-class _OutToolCall(msgspec.Struct):
-    id: str
-    function: _OutFunction
-    type: str = "function"
-
-
-class _OutMessage(msgspec.Struct, kw_only=True, omit_defaults=True):
-    role: str
-    content: str | list[_TextContent | _ImageContent] | None = None
-    reasoning_content: str | None = None
-    tool_calls: list[_OutToolCall] | None = None
-    tool_call_id: str | None = None
-
-
-class _FunctionDef(msgspec.Struct, omit_defaults=True):
-    name: str
-    parameters: dict[str, Any]
-    description: str | None = None
-
-
-class _ToolDef(msgspec.Struct):
-    function: _FunctionDef
-    type: str = "function"
-
-
-# ---------------------------------------------------------------------------
-# Wire Structs (response side): everything optional, unknown fields ignored
-# ---------------------------------------------------------------------------
-
-
-class _Function(msgspec.Struct):
-    name: str | None = None
-    arguments: str | dict[str, Any] | None = None
-
-
-class _ToolCall(msgspec.Struct):
-    index: int | None = None
-    id: str | None = None
-    function: _Function | None = None
-
-
-class _Message(msgspec.Struct):
-    content: str | None = None
-    reasoning_content: str | None = None
-    tool_calls: list[_ToolCall] | None = None
-
-
-class _Choice(msgspec.Struct):
-    index: int = 0
-    finish_reason: str | None = None
-    message: _Message | None = None
-    delta: _Message | None = None
-
-
-class _PromptDetails(msgspec.Struct):
-    cached_tokens: int | None = None
-
-
-class _CompletionDetails(msgspec.Struct):
-    reasoning_tokens: int | None = None
-
-
-class _Usage(msgspec.Struct):
-    prompt_tokens: int | None = None
-    completion_tokens: int | None = None
-    prompt_tokens_details: _PromptDetails | None = None
-    completion_tokens_details: _CompletionDetails | None = None
-
-
-class _Error(msgspec.Struct):
-    code: str | int | None = None
-    message: str | None = None
-
-
-class _Completion(msgspec.Struct):
-    """A whole response, a stream chunk, or an error body: they share one shape."""
-
-    id: str | None = None
-    model: str | None = None
-    choices: list[_Choice] | None = None
-    usage: _Usage | None = None
-    error: _Error | str | None = None
-
-
-class _Embedding(msgspec.Struct):
-    embedding: list[float]
-    index: int = 0
-
-
-class _EmbeddingList(msgspec.Struct):
-    data: list[_Embedding]
-    model: str | None = None
-    usage: _Usage | None = None
-
-
-_completion_decoder = msgspec.json.Decoder(_Completion)
-_embedding_decoder = msgspec.json.Decoder(_EmbeddingList)
-_args_encoder = msgspec.json.Encoder()
-# msgspec reports invalid UTF-8 inside a string as UnicodeDecodeError.
-_DECODE_ERRORS = (msgspec.DecodeError, msgspec.ValidationError, UnicodeDecodeError)
-
-# ---------------------------------------------------------------------------
-# Normalisation tables
-# ---------------------------------------------------------------------------
-
+# Unknown finish reasons count as a normal ``stop`` (the raw value is kept).
 _FINISH: dict[str, FinishReason] = {
     "stop": "stop",
     "length": "length",
@@ -186,13 +73,6 @@ _FINISH: dict[str, FinishReason] = {
 # Zhipu's own wording of 1261 ("Prompt exceeds max length" / "Prompt 超长"), for bodies
 # whose code is missing (proxies) or renumbered.
 _CONTEXT_MARKERS = ("exceeds max length", "超长")
-
-
-def _finish(raw: str | None) -> FinishReason | None:
-    """Our finish reason for Zhipu's; an unknown value is a normal ``stop`` (raw kept)."""
-    if raw is None:
-        return None
-    return _FINISH.get(raw, "stop")
 
 
 def _code_kind(code: int) -> ErrorKind | None:
@@ -218,28 +98,6 @@ def _code_kind(code: int) -> ErrorKind | None:
     if 1210 <= code <= 1215 or code in (1230, 1231):
         return "bad_request"
     return None
-
-
-def _usage(raw: _Usage) -> Usage:
-    prompt = raw.prompt_tokens or 0
-    completion = raw.completion_tokens or 0
-    details_in, details_out = raw.prompt_tokens_details, raw.completion_tokens_details
-    return Usage(
-        prompt_tokens=prompt,
-        completion_tokens=completion,
-        total_tokens=prompt + completion,
-        cached_tokens=(details_in.cached_tokens or 0) if details_in else 0,
-        reasoning_tokens=(details_out.reasoning_tokens or 0) if details_out else 0,
-    )
-
-
-def _arguments(raw: str | dict[str, Any] | None) -> str:
-    """Tool-call arguments as JSON text (some gateways send an object instead of a string)."""
-    if raw is None:
-        return ""
-    if isinstance(raw, str):
-        return raw
-    return _args_encoder.encode(raw).decode()
 
 
 # ---------------------------------------------------------------------------
@@ -296,7 +154,14 @@ class ZhipuAdapter(Adapter):
         }
         if request.tools and request.tool_choice != "none":
             body["tools"] = [
-                _ToolDef(_FunctionDef(t.name, t.parameters, t.description)) for t in request.tools
+                _ToolOut(
+                    function=_FunctionDef(
+                        name=t.name,
+                        description=UNSET if t.description is None else t.description,
+                        parameters=t.parameters,
+                    )
+                )
+                for t in request.tools
             ]
             body["tool_choice"] = "auto"
             if request.stream:
@@ -343,62 +208,35 @@ class ZhipuAdapter(Adapter):
 
     def decode(self, status: int, headers: Headers, body: bytes) -> ChatResponse:
         """A non-streaming completion; an ``error`` object in a 2xx body is raised."""
-        raw = self._decode_body(status, headers, body)
+        try:
+            raw = _RESPONSE.decode(body)
+        except _DECODE_ERRORS as exc:
+            raise self._malformed(status, body, f"malformed response: {exc}") from None
         if raw.error is not None and not raw.choices:
-            raise self._error_from(raw.error, status=status, headers=headers, body=body)
-        if not raw.choices or raw.choices[0].message is None:
+            raise _classify_error(self.name, raw.error, status=status, headers=headers, body=body)
+        response = _chat_response(raw, self.name, _FINISH)
+        if response is None:
             raise self._malformed(status, body, "response has no choices")
-        choice = raw.choices[0]
-        message = choice.message
-        assert message is not None
-        calls = [
-            ToolCall(
-                id=tc.id or f"call_{n}",
-                name=(tc.function.name if tc.function else None) or "",
-                arguments=_arguments(tc.function.arguments if tc.function else None) or "{}",
-            )
-            for n, tc in enumerate(message.tool_calls or ())
-        ]
-        finish = _finish(choice.finish_reason)
-        if calls:
-            finish = "tool_calls"
-        return ChatResponse(
-            content=message.content or "",
-            tool_calls=calls,
-            finish_reason=finish,
-            raw_finish_reason=choice.finish_reason,
-            usage=_usage(raw.usage) if raw.usage is not None else None,
-            reasoning=message.reasoning_content or None,
-            id=raw.id,
-            model=raw.model,
-            provider=self.name,
-        )
+        return response
 
-    def stream_decoder(self, request: ChatRequest) -> ZhipuStreamDecoder:
-        """A fresh decoder for an SSE body ending with ``data: [DONE]``."""
-        return ZhipuStreamDecoder(self.name)
+    def stream_decoder(self, request: ChatRequest) -> OpenAIStreamDecoder:
+        """OpenAI's SSE decoder (``data: [DONE]`` ends it) with Zhipu's reasons and codes."""
+        return OpenAIStreamDecoder(self.name, finish_reasons=_FINISH, error=_stream_error)
 
     def decode_embed(self, status: int, headers: Headers, body: bytes) -> EmbedResponse:
         """OpenAI-shaped vectors, put back in input order by ``index``."""
         try:
-            raw = _embedding_decoder.decode(body)
+            raw = _EMBEDDINGS.decode(body)
         except _DECODE_ERRORS as exc:
             raise self._malformed(status, body, f"malformed embeddings response: {exc}") from None
-        data = sorted(raw.data, key=lambda d: d.index)
-        usage = None
-        if raw.usage is not None:
-            prompt = raw.usage.prompt_tokens or 0
-            usage = Usage(prompt_tokens=prompt, total_tokens=prompt)
-        return EmbedResponse(
-            vectors=[d.embedding for d in data], model=raw.model, usage=usage, provider=self.name
-        )
+        return _embeddings(raw, self.name)
 
     # -- errors -----------------------------------------------------------------
 
     def error(self, status: int, headers: Headers, body: bytes) -> AdapterError:
         """Business code first (``error.code``), HTTP status second."""
         try:
-            raw = _completion_decoder.decode(body)
+            raw = _RESPONSE.decode(body)
         except _DECODE_ERRORS:
             raw = None
         if raw is None or raw.error is None:
@@ -406,18 +244,7 @@ class ZhipuAdapter(Adapter):
             return classify(
                 provider=self.name, status=status, headers=headers, message=text[:500], body=body
             )
-        return self._error_from(raw.error, status=status, headers=headers, body=body)
-
-    def _error_from(
-        self, error: _Error | str, *, status: int | None, headers: Headers, body: bytes
-    ) -> AdapterError:
-        return _classify_error(self.name, error, status=status, headers=headers, body=body)
-
-    def _decode_body(self, status: int, headers: Headers, body: bytes) -> _Completion:
-        try:
-            return _completion_decoder.decode(body)
-        except _DECODE_ERRORS as exc:
-            raise self._malformed(status, body, f"malformed response: {exc}") from None
+        return _classify_error(self.name, raw.error, status=status, headers=headers, body=body)
 
     def _malformed(self, status: int, body: bytes, message: str) -> ServerError:
         return ServerError(
@@ -431,7 +258,7 @@ class ZhipuAdapter(Adapter):
 
 def _classify_error(
     provider: str,
-    error: _Error | str,
+    error: _ErrorBody | str,
     *,
     status: int | None,
     headers: Headers,
@@ -464,6 +291,11 @@ def _classify_error(
     )
 
 
+def _stream_error(provider: str, error: _ErrorBody | str, payload: bytes) -> AdapterError:
+    """An ``error`` inside a stream: by business code, else a retryable server failure."""
+    return _classify_error(provider, error, status=None, headers=(), body=payload, default="server")
+
+
 def _thinking_type(reasoning: str | dict[str, Any]) -> str:
     """``enabled`` or ``disabled``: GLM thinking is a switch, not an effort level."""
     if isinstance(reasoning, str):
@@ -478,7 +310,7 @@ def _thinking_type(reasoning: str | dict[str, Any]) -> str:
     return "enabled"
 
 
-def _add_schema_instruction(messages: list[_OutMessage], name: str, schema: dict[str, Any]) -> None:
+def _add_schema_instruction(messages: list[_MessageOut], name: str, schema: dict[str, Any]) -> None:
     """Tell the model the schema: appended to the leading system message, or as a new one."""
     text = (
         f"Reply with a single JSON object ({name}) that conforms to this JSON Schema, "
@@ -488,7 +320,7 @@ def _add_schema_instruction(messages: list[_OutMessage], name: str, schema: dict
     if first is not None and first.role == "system" and isinstance(first.content, str):
         first.content = f"{first.content}\n\n{text}" if first.content else text
     else:
-        messages.insert(0, _OutMessage(role="system", content=text))
+        messages.insert(0, _MessageOut(role="system", content=text))
 
 
 def _image_url(part: ImagePart, field: str) -> str:
@@ -505,25 +337,25 @@ def _image_url(part: ImagePart, field: str) -> str:
     return part.url
 
 
-def _content(message: Message, i: int) -> str | list[_TextContent | _ImageContent] | None:
+def _content(message: Message, i: int) -> str | list[_PartOut] | None:
     """Plain text as a string (text models accept only that); parts only with images."""
     content = message.content
     if content is None or isinstance(content, str):
         return content
     if not any(isinstance(p, ImagePart) for p in content):
         return "".join(p.text for p in content if isinstance(p, TextPart))
-    parts: list[_TextContent | _ImageContent] = []
+    parts: list[_PartOut] = []
     for j, part in enumerate(content):
         if isinstance(part, TextPart):
-            parts.append(_TextContent(part.text))
+            parts.append(_Text(part.text))
         elif isinstance(part, ImagePart):
             url = _image_url(part, f"messages[{i}].content[{j}]")
-            parts.append(_ImageContent(_ImageURL(url)))
+            parts.append(_Image(_ImageURL(url)))
     return parts
 
 
-def _messages(request: ChatRequest) -> list[_OutMessage]:
-    out: list[_OutMessage] = []
+def _messages(request: ChatRequest) -> list[_MessageOut]:
+    out: list[_MessageOut] = []
     for i, m in enumerate(request.messages):
         role = "system" if m.role == "developer" else m.role
         if role == "tool":
@@ -531,131 +363,18 @@ def _messages(request: ChatRequest) -> list[_OutMessage]:
                 raise ValidationError(
                     "a tool message needs tool_call_id", field=f"messages[{i}].tool_call_id"
                 )
-            out.append(_OutMessage(role="tool", content=m.text(), tool_call_id=m.tool_call_id))
+            out.append(_MessageOut(role="tool", content=m.text(), tool_call_id=m.tool_call_id))
         elif role == "assistant":
-            calls = None
+            message = _MessageOut(role="assistant", content=m.text())
+            if m.reasoning:
+                message.reasoning_content = m.reasoning
             if m.tool_calls:
-                calls = [
-                    _OutToolCall(tc.id, _OutFunction(tc.name, tc.arguments or "{}"))
+                message.tool_calls = [
+                    _CallOut(id=tc.id, function=_FunctionOut(tc.name, tc.arguments or "{}"))
                     for tc in m.tool_calls
                 ]
-            out.append(
-                _OutMessage(
-                    role="assistant",
-                    content=m.text(),
-                    reasoning_content=m.reasoning or None,
-                    tool_calls=calls,
-                )
-            )
+            out.append(message)
         else:
-            out.append(_OutMessage(role=role, content=_content(m, i)))
+            content = _content(m, i)
+            out.append(_MessageOut(role=role, content=UNSET if content is None else content))
     return out
-
-
-# ---------------------------------------------------------------------------
-# Streaming
-# ---------------------------------------------------------------------------
-
-
-class ZhipuStreamDecoder:
-    """SSE chunks → ``StreamChunk``s; ``data: [DONE]`` is the terminator.
-
-    Tool-call fragments are keyed by Zhipu's ``index`` (``tool_stream``) or
-    arrive whole; either way they leave here numbered 0, 1, 2 ... in call order.
-    """
-
-    __slots__ = ("_by_index", "_calls", "_done", "_parser", "_provider")
-
-    def __init__(self, provider: str) -> None:
-        self._provider = provider
-        self._parser = SSEParser()
-        self._done = False
-        self._by_index: dict[int, tuple[int, str | None]] = {}
-        self._calls = 0
-
-    @property
-    def done(self) -> bool:
-        """True once ``data: [DONE]`` was seen."""
-        return self._done
-
-    def feed(self, data: bytes) -> list[StreamChunk]:
-        """Feed body bytes; return the chunks they completed."""
-        if self._done:
-            return []
-        out: list[StreamChunk] = []
-        for _event, payload in self._parser.feed_raw(data):
-            if payload.startswith(b"[DONE]"):
-                self._done = True
-                break
-            chunk = self._chunk(payload)
-            if chunk is not None:
-                out.append(chunk)
-        return out
-
-    def end(self) -> bool:
-        """End of body: True iff ``[DONE]`` was seen."""
-        self._parser.end()
-        return self._done
-
-    def _chunk(self, payload: bytes) -> StreamChunk | None:
-        try:
-            raw = _completion_decoder.decode(payload)
-        except _DECODE_ERRORS as exc:
-            raise StreamError(
-                f"malformed zhipu stream chunk: {exc}", provider=self._provider
-            ) from None
-        if raw.error is not None:
-            raise _classify_error(
-                self._provider, raw.error, status=None, headers=(), body=payload, default="server"
-            )
-        text = thinking = ""
-        calls: list[ToolCallDelta] | None = None
-        raw_finish: str | None = None
-        if raw.choices:
-            choice = raw.choices[0]
-            delta = choice.delta or choice.message
-            if delta is not None:
-                text = delta.content or ""
-                thinking = delta.reasoning_content or ""
-                if delta.tool_calls:
-                    calls = [self._fragment(tc) for tc in delta.tool_calls]
-            raw_finish = choice.finish_reason
-        if not (text or thinking or calls or raw_finish or raw.usage):
-            return None  # the role-only first chunk, or keep-alive data
-        return StreamChunk(
-            delta=text,
-            reasoning=thinking,
-            tool_calls=calls,
-            finish_reason=_finish(raw_finish),
-            raw_finish_reason=raw_finish,
-            usage=_usage(raw.usage) if raw.usage is not None else None,
-            id=raw.id,
-            model=raw.model,
-        )
-
-    def _fragment(self, tc: _ToolCall) -> ToolCallDelta:
-        fn = tc.function
-        return ToolCallDelta(
-            index=self._route(tc.index, tc.id),
-            id=tc.id,
-            name=fn.name if fn else None,
-            arguments=_arguments(fn.arguments) if fn else "",
-        )
-
-    def _route(self, index: int | None, call_id: str | None) -> int:
-        """Our call number: by Zhipu's ``index``; a new id under a known index is a new call."""
-        if index is None:  # not documented; continue the latest call unless an id says otherwise
-            if call_id is None and self._calls:
-                return self._calls - 1
-            known = None
-        else:
-            known = self._by_index.get(index)
-        if known is None or (call_id and known[1] and call_id != known[1]):
-            ours = self._calls
-            self._calls += 1
-            if index is not None:
-                self._by_index[index] = (ours, call_id)
-            return ours
-        if call_id and not known[1] and index is not None:
-            self._by_index[index] = (known[0], call_id)
-        return known[0]
