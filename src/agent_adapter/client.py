@@ -1,6 +1,8 @@
 """``Client``: the public entry point, composing validation, an adapter, the transport and retries.
 
-One client holds one connection pool and any number of provider adapters
+Importing this module loads the transport (httpcore), so the first call does not
+pay for that import inside the caller's deadline; ``import agent_adapter`` alone
+stays cheap. One client holds one connection pool and any number of provider adapters
 (created on first use, from the provider name or the model's prefix).
 """
 
@@ -17,13 +19,13 @@ from .errors import AdapterError, StructuredOutputError, TimeoutError, Validatio
 from .registry import create_adapter, split_model
 from .resilience import RetryPolicy, Timeouts, retrying
 from .stream import ChatStream
+from .transport import Transport
 from .validation import CHAT_PARAMS, build_chat_request, build_embed_request
 
 if TYPE_CHECKING:
     from types import TracebackType
 
     from .providers.base import Adapter, HttpRequest
-    from .transport import Transport
     from .types import ChatRequest, ChatResponse, EmbedResponse, Message, Tool
 
 __all__ = ["Client"]
@@ -90,10 +92,8 @@ class Client:
 
     @property
     def transport(self) -> Transport:
-        """The connection pool (created on first use, so import stays cheap)."""
+        """The connection pool (created on first use)."""
         if self._transport is None:
-            from .transport import Transport
-
             self._transport = Transport(proxy=self._proxy)
         return self._transport
 
@@ -193,6 +193,7 @@ class Client:
             status, headers, body = await _round_trip(transport, http, limits, adapter)
             result = adapter.decode_embed(status, headers, body)
             result.provider = adapter.name
+            result.model = result.model or request.model
             return result
 
         with anyio.CancelScope(deadline=deadline):

@@ -234,13 +234,15 @@ class ChatStream:
 
     def _take(self, chunks: list[StreamChunk]) -> None:
         add = self._acc.add
+        content = False
         for chunk in chunks:
             add(chunk)
-            if chunk.has_content():
-                now = anyio.current_time()
-                if self._first_content is None:
-                    self._first_content = now
-                self._last_content = now
+            content = content or chunk.has_content()
+        if content:  # one clock read per network read, not per chunk
+            now = anyio.current_time()
+            if self._first_content is None:
+                self._first_content = now
+            self._last_content = now
         self.chunk_count += len(chunks)
         if self._pos >= len(self._pending):
             self._pending, self._pos = chunks, 0
