@@ -114,14 +114,6 @@ FEATURES: dict[str, tuple[tuple[str, ...], Callable[[str], None] | None]] = {
     "trio_app": ((r"^event loop: trio$", r"ttft \d+\.\d ms", USAGE), _trio),
 }
 
-# Gaps in the fake providers (agent_adapter/testing/fake_*.py), not in the examples: these
-# fakes ignore the requested format (OpenAI/Zhipu "response_format", Ollama "format") and
-# answer in prose, so .parsed fails with StructuredOutputError. Anthropic's and Gemini's
-# fakes answer with JSON that follows the schema.
-XFAIL = {
-    ("structured_output", p): f"fake_{p} answers prose, ignoring the requested JSON format"
-    for p in ("openai", "zhipu", "ollama")
-}
 NO_EMBEDDINGS = {"anthropic"}  # Anthropic has no embeddings endpoint
 
 
@@ -144,9 +136,7 @@ def _each_case() -> Iterator[object]:
                 continue
             extra = _reasoning_expect(provider) if script == "reasoning" else ()
             case = Case(script, provider, expect + extra, check)
-            reason = XFAIL.get((script, provider))
-            marks = [pytest.mark.xfail(reason=reason, strict=True)] if reason else []
-            yield pytest.param(case, id=case.id, marks=marks)
+            yield pytest.param(case, id=case.id)
 
 
 def _environment() -> dict[str, str]:

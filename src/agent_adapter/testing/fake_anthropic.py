@@ -14,6 +14,7 @@ from typing import Any
 
 import msgspec
 
+from . import _fake_common as common
 from .replies import RecordedRequest, Reply
 
 __all__ = ["reply"]
@@ -46,10 +47,10 @@ def reply(request: RecordedRequest, *, delay: float = 0.0) -> Reply:
         return _error(400, "invalid_request_error", "messages: at least one message is required")
     blocks, stop_reason = _answer(body, messages)
     usage = {
-        "input_tokens": max(1, len(request.body) // 4),
+        "input_tokens": common.tokens(request.body),
         "cache_creation_input_tokens": 0,
         "cache_read_input_tokens": 0,
-        "output_tokens": max(1, len(_encode(blocks)) // 4),
+        "output_tokens": common.tokens(_encode(blocks)),
     }
     message_id = f"msg_mock{len(request.body):08d}"
     model = body.get("model") or _MODEL
@@ -81,8 +82,7 @@ def _error(status: int, kind: str, message: str) -> Reply:
 def _answer(body: dict[str, Any], messages: list[Any]) -> tuple[list[dict[str, Any]], str]:
     """The content blocks and stop reason of the answer."""
     blocks: list[dict[str, Any]] = []
-    thinking = body.get("thinking")
-    if isinstance(thinking, dict) and thinking.get("type") in ("enabled", "adaptive"):
+    if common.obj(body.get("thinking")).get("type") in ("enabled", "adaptive"):
         blocks.append(
             {
                 "type": "thinking",
@@ -97,73 +97,34 @@ def _answer(body: dict[str, Any], messages: list[Any]) -> tuple[list[dict[str, A
     )
     tool = _pick_tool(body)
     if tool is not None and last.get("role") == "user" and not has_results:
-        name = str(tool.get("name", "tool"))
-        schema = tool.get("input_schema")
+        name = tool["name"]
         blocks.append(
             {
                 "type": "tool_use",
                 "id": f"toolu_mock{len(name):04d}",
                 "name": name,
-                "input": _example(schema if isinstance(schema, dict) else {}),
+                "input": common.arguments(tool.get("input_schema")),
             }
         )
         return blocks, "tool_use"
-    output = body.get("output_config")
-    fmt = output.get("format") if isinstance(output, dict) else None
-    if isinstance(fmt, dict) and isinstance(fmt.get("schema"), dict):
-        text = _encode(_example(fmt["schema"])).decode()
-    elif has_results:
+    if has_results:
         text = "Thanks, I have the tool results. Here is the answer."
     else:
-        text = f"Hello! You said: {_text(content)[:200]}"
+        text = f"Hello! You said: {common.text_of(content)[:200]}"
+    fmt = common.obj(common.obj(body.get("output_config")).get("format"))
+    if fmt:
+        text = common.json_answer(fmt.get("schema"), text)
     blocks.append({"type": "text", "text": text})
     return blocks, "end_turn"
 
 
 def _pick_tool(body: dict[str, Any]) -> dict[str, Any] | None:
-    tools = [t for t in body.get("tools") or () if isinstance(t, dict)]
-    if not tools:
+    """The tool to use: the one ``tool_choice`` names, else the first; None when it says none."""
+    choice = common.obj(body.get("tool_choice"))
+    if choice.get("type") == "none":
         return None
-    choice = body.get("tool_choice")
-    if isinstance(choice, dict):
-        if choice.get("type") == "none":
-            return None
-        if choice.get("type") == "tool":
-            return next((t for t in tools if t.get("name") == choice.get("name")), tools[0])
-    return tools[0]
-
-
-def _text(content: Any) -> str:
-    if isinstance(content, str):
-        return content
-    if isinstance(content, list):
-        return " ".join(
-            str(b.get("text", ""))
-            for b in content
-            if isinstance(b, dict) and b.get("type") == "text"
-        )
-    return ""
-
-
-def _example(schema: dict[str, Any], depth: int = 0) -> Any:
-    """A small value that satisfies a simple JSON schema."""
-    if schema.get("enum"):
-        return schema["enum"][0]
-    if "const" in schema:
-        return schema["const"]
-    kind = schema.get("type", "object")
-    if isinstance(kind, list):
-        kind = next((k for k in kind if k != "null"), "null")
-    if kind == "object":
-        if depth > 4:
-            return {}
-        props = schema.get("properties") or {}
-        required = schema.get("required") or list(props)
-        return {key: _example(props.get(key) or {}, depth + 1) for key in required if key in props}
-    if kind == "array":
-        items = schema.get("items")
-        return [_example(items, depth + 1)] if isinstance(items, dict) and depth < 4 else []
-    return {"string": "Paris", "integer": 1, "number": 1.5, "boolean": True}.get(kind)
+    wanted = choice.get("name") if choice.get("type") == "tool" else None
+    return common.pick_tool(body.get("tools") or (), allowed=(wanted,) if wanted else None)
 
 
 def _event(name: str, data: dict[str, Any]) -> bytes:
@@ -236,5 +197,5 @@ def _events(
     return out
 
 
-def _pieces(text: str, size: int = 12) -> list[str]:
-    return [text[i : i + size] for i in range(0, len(text), size)] or [""]
+def _pieces(text: str) -> list[str]:
+    return common.pieces(text, 12) or [""]

@@ -19,6 +19,7 @@ from typing import Any
 
 import msgspec
 
+from . import _fake_common as common
 from .replies import RecordedRequest, Reply
 
 __all__ = ["reply"]
@@ -53,7 +54,7 @@ def reply(request: RecordedRequest, *, delay: float = 0.0) -> Reply:
     if method == "batchEmbedContents":
         return _batch_embed(body)
     if method == "embedContent":
-        return Reply.json({"embedding": {"values": _vector(_text_of(body.get("content")), body)}})
+        return Reply.json({"embedding": {"values": _vector(body)}})
     if method not in ("generateContent", "streamGenerateContent"):
         return _error(404, "NOT_FOUND", f"Method {method} is not supported by the mock.")
     contents = body.get("contents")
@@ -63,9 +64,9 @@ def reply(request: RecordedRequest, *, delay: float = 0.0) -> Reply:
         )
     parts, thought, finish = _answer(body, contents)
     response_id = "mock" + hashlib.sha256(request.body).hexdigest()[:20]
-    prompt_tokens = max(1, len(request.body) // 4)
-    output_tokens = max(1, len(_encode(parts)) // 4)
-    thought_tokens = max(1, len(thought) // 4) if thought else 0
+    prompt_tokens = common.tokens(request.body)
+    output_tokens = common.tokens(_encode(parts))
+    thought_tokens = common.tokens(thought) if thought else 0
     if method == "generateContent":
         all_parts = ([{"text": thought, "thought": True}] if thought else []) + parts
         usage = _usage(prompt_tokens, output_tokens, thought_tokens)
@@ -95,24 +96,25 @@ def _answer(body: dict[str, Any], contents: list[Any]) -> tuple[list[dict[str, A
     user_spoke = last.get("role", "user") == "user" and not any(
         "functionResponse" in p for p in last_parts
     )
-    config = _obj(body.get("generationConfig"))
+    config = common.obj(body.get("generationConfig"))
     thought = ""
-    if _obj(config.get("thinkingConfig")).get("includeThoughts"):
+    if common.obj(config.get("thinkingConfig")).get("includeThoughts"):
         thought = "**Planning the reply**\nI should answer briefly and clearly."
     tool = _pick_tool(body)
     if tool is not None and user_spoke:
-        params = tool.get("parameters") or tool.get("parametersJsonSchema") or {}
-        call = {"name": tool.get("name", "tool"), "args": _example(params)}
+        params = tool.get("parameters") or tool.get("parametersJsonSchema")
+        call = {"name": tool["name"], "args": common.arguments(params)}
         return [{"functionCall": call, "thoughtSignature": _SIGNATURE}], thought, "STOP"
     if not user_spoke:
         results = [p["functionResponse"] for p in last_parts if "functionResponse" in p]
         names = ", ".join(str(r.get("name")) for r in results if isinstance(r, dict))
         text = f"Here is what I found using {names or 'the tools'}. (mock reply)"
     else:
-        text = f"You said: {_text_of(last)[:200]}. This is a mock Gemini reply."
+        text = f"You said: {common.text_of(last)[:200]}. This is a mock Gemini reply."
     if config.get("responseMimeType") == "application/json":
-        schema = config.get("responseSchema") or config.get("responseJsonSchema") or {}
-        text = _encode(_example(schema)).decode()
+        text = common.json_answer(
+            config.get("responseSchema") or config.get("responseJsonSchema"), text
+        )
     limit = config.get("maxOutputTokens")
     finish = "STOP"
     if isinstance(limit, int) and limit > 0 and len(text) > limit * 4:
@@ -121,56 +123,15 @@ def _answer(body: dict[str, Any], contents: list[Any]) -> tuple[list[dict[str, A
 
 
 def _pick_tool(body: dict[str, Any]) -> dict[str, Any] | None:
-    """The function to call: the allowed one, else the first; None when the mode is NONE."""
-    calling = _obj(_obj(body.get("toolConfig")).get("functionCallingConfig"))
+    """The function to call: an allowed one, else the first; None when the mode is NONE."""
+    calling = common.obj(common.obj(body.get("toolConfig")).get("functionCallingConfig"))
     if calling.get("mode") == "NONE":
         return None
     allowed = calling.get("allowedFunctionNames")
-    for tool in body.get("tools") or ():
-        if not isinstance(tool, dict):
-            continue
-        for decl in tool.get("functionDeclarations") or ():
-            if isinstance(decl, dict) and (not allowed or decl.get("name") in allowed):
-                return decl
-    return None
-
-
-def _obj(value: Any) -> dict[str, Any]:
-    return value if isinstance(value, dict) else {}
-
-
-def _text_of(content: Any) -> str:
-    if not isinstance(content, dict):
-        return ""
-    return " ".join(
-        p["text"]
-        for p in content.get("parts") or ()
-        if isinstance(p, dict) and isinstance(p.get("text"), str)
-    )
-
-
-def _example(schema: Any, depth: int = 0) -> Any:
-    """A value matching a (Gemini or JSON) schema, good enough for a demo."""
-    if not isinstance(schema, dict) or depth > 8:
-        return None
-    if schema.get("enum"):
-        return schema["enum"][0]
-    if "type" not in schema and schema.get("anyOf"):
-        return _example(schema["anyOf"][0], depth + 1)
-    kind = str(schema.get("type", "object" if "properties" in schema else "string")).lower()
-    if kind == "object":
-        props = schema.get("properties") or {}
-        required = schema.get("required") or list(props)
-        return {k: _example(v, depth + 1) for k, v in props.items() if k in required}
-    if kind == "array":
-        return [_example(schema.get("items"), depth + 1)]
-    if kind == "integer":
-        return 1
-    if kind == "number":
-        return 1.5
-    if kind == "boolean":
-        return True
-    return "Paris" if depth else "example"
+    declarations = [
+        d for t in body.get("tools") or () for d in common.obj(t).get("functionDeclarations") or ()
+    ]
+    return common.pick_tool(declarations, allowed if isinstance(allowed, list) else None)
 
 
 def _usage(prompt: int, output: int, thoughts: int) -> dict[str, Any]:
@@ -222,7 +183,7 @@ def _events(
     for part in parts:
         text = part.get("text")
         if isinstance(text, str) and text:
-            steps.extend([{"text": piece}] for piece in _pieces(text))
+            steps.extend([{"text": piece}] for piece in common.pieces(text, 24))
         else:
             steps.append([part])
     events: list[bytes] = []
@@ -235,24 +196,11 @@ def _events(
     return events
 
 
-def _pieces(text: str, size: int = 24) -> list[str]:
-    return [text[i : i + size] for i in range(0, len(text), size)]
-
-
-def _vector(text: str, request: dict[str, Any]) -> list[float]:
-    """A deterministic unit vector for ``text`` (same text → same vector)."""
+def _vector(request: dict[str, Any]) -> list[float]:
+    """The embedding of an ``EmbedContentRequest``'s text, ``outputDimensionality`` long."""
     dims = request.get("outputDimensionality")
-    n = dims if isinstance(dims, int) and 0 < dims <= 3072 else _DIMENSIONS
-    seed = hashlib.sha256(text.encode()).digest()
-    raw: list[float] = []
-    counter = 0
-    while len(raw) < n:
-        block = hashlib.sha256(seed + counter.to_bytes(4, "big")).digest()
-        raw.extend((b - 127.5) / 127.5 for b in block)
-        counter += 1
-    raw = raw[:n]
-    norm = math.sqrt(sum(v * v for v in raw)) or 1.0
-    return [round(v / norm, 6) for v in raw]
+    size = dims if isinstance(dims, int) and 0 < dims <= 3072 else _DIMENSIONS
+    return common.vector(common.text_of(request.get("content")), size)
 
 
 def _batch_embed(body: dict[str, Any]) -> Reply:
@@ -263,7 +211,5 @@ def _batch_embed(body: dict[str, Any]) -> Reply:
             "INVALID_ARGUMENT",
             "* BatchEmbedContentsRequest.requests: requests is not specified",
         )
-    vectors = [
-        {"values": _vector(_text_of(r.get("content")), r)} for r in requests if isinstance(r, dict)
-    ]
+    vectors = [{"values": _vector(r)} for r in requests if isinstance(r, dict)]
     return Reply.json({"embeddings": vectors})

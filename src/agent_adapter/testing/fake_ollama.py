@@ -5,7 +5,8 @@ mock server gets answers shaped like a local Ollama's: ``/api/chat`` streams
 NDJSON **unless** ``"stream": false`` (Ollama's default is to stream), ending
 with a ``"done": true`` line that carries ``done_reason`` and the eval counts;
 ``message.thinking`` when ``think`` is on; a whole tool call (arguments as a
-JSON object) when tools are offered and the user has just spoken.
+JSON object) when tools are offered and the user has just spoken; JSON that
+follows ``format`` when it is a schema (any object for ``"json"``).
 ``/api/embed`` returns deterministic vectors. Errors are ``{"error": "..."}``.
 No key is needed, as with a local server.
 """
@@ -13,11 +14,11 @@ No key is needed, as with a local server.
 from __future__ import annotations
 
 import hashlib
-import math
 from typing import Any
 
 import msgspec
 
+from . import _fake_common as common
 from .replies import RecordedRequest, Reply
 
 __all__ = ["reply"]
@@ -46,32 +47,10 @@ def reply(request: RecordedRequest, *, delay: float = 0.0) -> Reply:
     messages = body.get("messages")
     if not isinstance(messages, list):
         return Reply.error(400, {"error": "messages is required"})
-    return _chat(body, model, messages, len(request.body), delay)
+    return _chat(body, model, messages, request.body, delay)
 
 
-def _tokens(text: str) -> int:
-    return max(1, len(text.encode()) // 4)
-
-
-def _arguments(function: dict[str, Any], user_text: str) -> dict[str, Any]:
-    """Arguments that satisfy the tool's required properties, drawn from the user's words."""
-    params = function.get("parameters") or {}
-    props = params.get("properties") or {}
-    out: dict[str, Any] = {}
-    for name in params.get("required") or list(props)[:1]:
-        spec = props.get(name) or {}
-        if spec.get("enum"):
-            out[name] = spec["enum"][0]
-        elif spec.get("type") in ("integer", "number"):
-            out[name] = 1
-        elif spec.get("type") == "boolean":
-            out[name] = True
-        else:
-            out[name] = user_text[:40] or "Toronto"
-    return out
-
-
-def _chat(body: dict[str, Any], model: str, messages: list[Any], size: int, delay: float) -> Reply:
+def _chat(body: dict[str, Any], model: str, messages: list[Any], raw: bytes, delay: float) -> Reply:
     stream = body.get("stream", True) is not False  # Ollama streams by default
     if not messages:  # an empty conversation only loads the model
         done: dict[str, Any] = {
@@ -82,27 +61,18 @@ def _chat(body: dict[str, Any], model: str, messages: list[Any], size: int, dela
             "done_reason": "load",
         }
         return Reply.stream([_encode(done) + b"\n"]) if stream else Reply.json(done)
-    last: dict[str, Any] = messages[-1] if isinstance(messages[-1], dict) else {}
-    raw_text = last.get("content")
-    user_text = raw_text if isinstance(raw_text, str) else ""
-    tools = [
-        t["function"]
-        for t in body.get("tools") or ()
-        if isinstance(t, dict) and isinstance(t.get("function"), dict)
-    ]
+    last = common.obj(messages[-1])
+    user_text = common.text_of(last.get("content"))
+    function = common.pick_tool(common.functions(body.get("tools")))
     think = body.get("think")
     calls: list[dict[str, Any]] = []
-    if tools and last.get("role") == "user":
-        function = tools[0]
-        name = str(function.get("name", "tool"))
+    if function is not None and last.get("role") == "user":
+        name = function["name"]
+        args = common.arguments(function.get("parameters"), user_text[:40] or "Toronto")
         calls.append(
             {
                 "id": "call_" + hashlib.sha256(user_text.encode()).hexdigest()[:8],
-                "function": {
-                    "index": 0,
-                    "name": name,
-                    "arguments": _arguments(function, user_text),
-                },
+                "function": {"index": 0, "name": name, "arguments": args},
             }
         )
         thinking = f"I should call {name} to answer this."
@@ -116,21 +86,22 @@ def _chat(body: dict[str, Any], model: str, messages: list[Any], size: int, dela
         content = f"Hello from the mock Ollama! You said: {user_text[:60]}"
         if n_images:
             content += f" (I see {n_images} image{'s' if n_images > 1 else ''}.)"
+    fmt = body.get("format")
+    if not calls and (fmt == "json" or isinstance(fmt, dict)):
+        content = common.json_answer(fmt, content)
     if not think:
         thinking = ""
-    raw_options = body.get("options")
-    options: dict[str, Any] = raw_options if isinstance(raw_options, dict) else {}
     done_reason = "stop"
-    limit = options.get("num_predict")
-    if isinstance(limit, int) and 0 < limit < _tokens(content) and not calls:
+    limit = common.obj(body.get("options")).get("num_predict")
+    if isinstance(limit, int) and 0 < limit < common.tokens(content) and not calls:
         content = content[: limit * 4]
         done_reason = "length"
     metrics = {
         "total_duration": 482210375,
         "load_duration": 21337917,
-        "prompt_eval_count": max(1, size // 4),
+        "prompt_eval_count": common.tokens(raw),
         "prompt_eval_duration": 61200000,
-        "eval_count": _tokens(thinking + content) + 10 * len(calls),
+        "eval_count": common.tokens(thinking + content) + 10 * len(calls),
         "eval_duration": 383100000,
     }
     if stream:
@@ -174,35 +145,17 @@ def _lines(
         }
         return _encode(payload) + b"\n"
 
-    out = [line({"thinking": piece}) for piece in _pieces(thinking)]
-    out += [line({"content": piece}) for piece in _pieces(content)]
+    out = [line({"thinking": piece}) for piece in common.pieces(thinking, 6)]
+    out += [line({"content": piece}) for piece in common.pieces(content, 6)]
     if calls:
         out.append(line({"tool_calls": calls}))
     out.append(line({}, done=True, done_reason=done_reason, **metrics))
     return out
 
 
-def _pieces(text: str, size: int = 6) -> list[str]:
-    return [text[i : i + size] for i in range(0, len(text), size)]
-
-
-def _vector(text: str, dims: int) -> list[float]:
-    """A deterministic unit vector for ``text``."""
-    raw = b""
-    counter = 0
-    while len(raw) < dims * 2:
-        raw += hashlib.sha256(f"{counter}:{text}".encode()).digest()
-        counter += 1
-    values = [(int.from_bytes(raw[2 * i : 2 * i + 2], "big") / 32767.5) - 1.0 for i in range(dims)]
-    norm = math.sqrt(sum(v * v for v in values)) or 1.0
-    return [round(v / norm, 6) for v in values]
-
-
 def _embed(body: dict[str, Any], model: str) -> Reply:
-    inputs = body.get("input")
-    if isinstance(inputs, str):
-        inputs = [inputs]
-    if not isinstance(inputs, list) or not all(isinstance(i, str) for i in inputs):
+    inputs = common.inputs(body.get("input"))
+    if inputs is None:
         return Reply.error(400, {"error": "invalid input type"})
     dims = body.get("dimensions") or 8
     if not isinstance(dims, int) or dims < 1 or dims > 4096:
@@ -210,9 +163,9 @@ def _embed(body: dict[str, Any], model: str) -> Reply:
     return Reply.json(
         {
             "model": model,
-            "embeddings": [_vector(text, dims) for text in inputs],
+            "embeddings": [common.vector(text, dims) for text in inputs],
             "total_duration": 14143917,
             "load_duration": 1019500,
-            "prompt_eval_count": sum(_tokens(text) for text in inputs),
+            "prompt_eval_count": sum(common.tokens(text) for text in inputs),
         }
     )

@@ -3,22 +3,24 @@
 Used by ``agent-adapter mock`` / ``demo`` and the examples, so any client of an
 OpenAI-compatible preset pointed at the mock server gets answers shaped like
 OpenAI's: one tool call when tools are offered and the user has just spoken,
-a short echo otherwise (a summary once a tool result is back), ``finish_reason:
-"length"`` when the token limit is tiny, and with ``"stream": true`` the chunk
-sequence OpenAI sends (role header, content pieces, tool-call fragments, the
-finishing chunk, the usage-only chunk when ``stream_options.include_usage`` is
-set, then ``data: [DONE]``). Embeddings are small deterministic unit vectors.
+a short echo otherwise (a summary once a tool result is back), JSON that
+follows the schema when ``response_format`` asks for ``json_schema`` (any
+object for ``json_object``), ``finish_reason: "length"`` when the token limit
+is tiny, and with ``"stream": true`` the chunk sequence OpenAI sends (role
+header, content pieces, tool-call fragments, the finishing chunk, the
+usage-only chunk when ``stream_options.include_usage`` is set, then
+``data: [DONE]``). Embeddings are small deterministic unit vectors.
 Everything is deterministic: the same request gets the same bytes.
 """
 
 from __future__ import annotations
 
 import hashlib
-import math
 from typing import Any
 
 import msgspec
 
+from . import _fake_common as common
 from .replies import RecordedRequest, Reply
 
 __all__ = ["reply"]
@@ -55,48 +57,16 @@ def _error(status: int, type: str, message: str, code: Any = None, param: Any = 
     )
 
 
-def _tokens(text: str) -> int:
-    """A rough token count: about four characters per token."""
-    return max(1, (len(text) + 3) // 4)
-
-
-def _text_of(content: Any) -> str:
-    if isinstance(content, str):
-        return content
-    if isinstance(content, list):
-        return " ".join(p.get("text", "") for p in content if isinstance(p, dict))
-    return ""
-
-
-def _sample(schema: Any) -> Any:
-    """A plausible value for a JSON Schema (first enum value, else one per type)."""
-    if not isinstance(schema, dict):
-        return "example"
-    if schema.get("enum"):
-        return schema["enum"][0]
-    kind = schema.get("type")
-    if kind == "object":
-        props = schema.get("properties") or {}
-        required = schema.get("required") or list(props)
-        return {name: _sample(props.get(name)) for name in required if name in props}
-    if kind == "array":
-        return [_sample(schema.get("items"))]
-    samples: dict[Any, Any] = {"integer": 1, "number": 1.5, "boolean": True, "null": None}
-    return samples.get(kind, "example")
-
-
 def _pick_tool(body: dict[str, Any]) -> dict[str, Any] | None:
     """The function to call, or None when the model should answer in text."""
-    functions = [t.get("function") for t in body.get("tools") or () if isinstance(t, dict)]
-    tools: list[dict[str, Any]] = [f for f in functions if isinstance(f, dict) and f.get("name")]
     messages = body.get("messages") or []
     choice = body.get("tool_choice")
-    if not tools or choice == "none" or not messages or messages[-1].get("role") != "user":
+    if choice == "none" or not messages or messages[-1].get("role") != "user":
         return None
-    if isinstance(choice, dict):
-        wanted = (choice.get("function") or {}).get("name")
-        return next((t for t in tools if t["name"] == wanted), tools[0])
-    return tools[0]
+    wanted = (choice.get("function") or {}).get("name") if isinstance(choice, dict) else None
+    return common.pick_tool(
+        common.functions(body.get("tools")), allowed=(wanted,) if wanted else None
+    )
 
 
 def _chat(body: dict[str, Any], raw: bytes, delay: float) -> Reply:
@@ -113,29 +83,32 @@ def _chat(body: dict[str, Any], raw: bytes, delay: float) -> Reply:
         )
     model = str(body["model"])
     cid = "chatcmpl-mock" + hashlib.sha256(raw).hexdigest()[:20]
-    prompt_tokens = sum(_tokens(_text_of(m.get("content"))) + 4 for m in messages)
+    prompt_tokens = sum(common.tokens(common.text_of(m.get("content"))) + 4 for m in messages)
     tool = _pick_tool(body)
     text = ""
     call: dict[str, Any] | None = None
     finish = "stop"
     if tool is not None:
-        arguments = _encode(_sample(tool.get("parameters") or {"type": "object"})).decode()
-        call = {"id": "call_mock" + cid[-16:], "name": tool["name"], "arguments": arguments}
+        args = _encode(common.arguments(tool.get("parameters"), "example")).decode()
+        call = {"id": "call_mock" + cid[-16:], "name": tool["name"], "arguments": args}
         finish = "tool_calls"
-        completion_tokens = _tokens(arguments) + 5
+        completion_tokens = common.tokens(args) + 5
     else:
         last = messages[-1]
-        said = " ".join(_text_of(last.get("content")).split())
+        said = " ".join(common.text_of(last.get("content")).split())
         said = said[:60] + ("..." if len(said) > 60 else "")
         if last.get("role") == "tool":
             text = f"Here is what the tool returned: {said}"
         else:
             text = f"You said: {said}" if said else "Hello! How can I help?"
+        fmt = common.obj(body.get("response_format"))
+        if fmt.get("type") in ("json_schema", "json_object"):
+            text = common.json_answer(common.obj(fmt.get("json_schema")).get("schema"), text)
         words = text.split(" ")
         limit = body.get("max_completion_tokens") or body.get("max_tokens")
         if isinstance(limit, int) and 0 < limit < len(words):
             text, finish = " ".join(words[:limit]), "length"
-        completion_tokens = _tokens(text)
+        completion_tokens = common.tokens(text)
     usage = {
         "prompt_tokens": prompt_tokens,
         "completion_tokens": completion_tokens,
@@ -213,9 +186,7 @@ def _stream(
                     event({"tool_calls": [{"index": 0, "function": {"arguments": piece}}]})
                 )
     else:
-        words = text.split(" ")
-        for i, word in enumerate(words):
-            events.append(event({"content": word if i == 0 else " " + word}))
+        events += [event({"content": piece}) for piece in common.pieces(text, 8)]
     if include_usage:
         events.append(event({}, finish))
         events.append(event(None, usage=usage))
@@ -226,10 +197,8 @@ def _stream(
 
 
 def _embeddings(body: dict[str, Any]) -> Reply:
-    texts = body.get("input")
-    if isinstance(texts, str):
-        texts = [texts]
-    if not isinstance(texts, list) or not texts or not all(isinstance(t, str) for t in texts):
+    texts = common.inputs(body.get("input"))
+    if not texts:
         return _error(
             400, "invalid_request_error", "'input' must be a string or an array of strings"
         )
@@ -237,25 +206,15 @@ def _embeddings(body: dict[str, Any]) -> Reply:
     if not isinstance(size, int) or not 1 <= size <= 4096:
         return _error(400, "invalid_request_error", "'dimensions' must be between 1 and 4096")
     data = [
-        {"object": "embedding", "index": i, "embedding": _vector(text, size)}
+        {"object": "embedding", "index": i, "embedding": common.vector(text, size)}
         for i, text in enumerate(texts)
     ]
-    tokens = sum(_tokens(t) for t in texts)
+    used = sum(common.tokens(t) for t in texts)
     return Reply.json(
         {
             "object": "list",
             "data": data,
             "model": str(body.get("model") or "text-embedding-3-small"),
-            "usage": {"prompt_tokens": tokens, "total_tokens": tokens},
+            "usage": {"prompt_tokens": used, "total_tokens": used},
         }
     )
-
-
-def _vector(text: str, size: int) -> list[float]:
-    """A unit vector derived from the text's hash: equal texts, equal vectors."""
-    seed = hashlib.sha256(text.encode("utf-8")).digest()
-    while len(seed) < size:
-        seed += hashlib.sha256(seed).digest()
-    raw = [(b - 127.5) / 127.5 for b in seed[:size]]
-    norm = math.sqrt(sum(x * x for x in raw)) or 1.0
-    return [round(x / norm, 6) for x in raw]

@@ -3,9 +3,11 @@
 Used by ``agent-adapter mock`` and the examples so that a client pointed at the
 mock server gets answers shaped like GLM's: ``reasoning_content`` when
 thinking is on (GLM-4.5+ think by default), a tool call when tools are offered
-and the user has just spoken (a text answer once tool results are back), and
-with ``"stream": true`` OpenAI-style SSE chunks ending in ``data: [DONE]``,
-usage on the last chunk, and tool-call arguments in fragments only when
+and the user has just spoken (a text answer once tool results are back), a
+JSON object for ``response_format: json_object`` (following the schema the
+adapter writes into the system message, when there is one), and with
+``"stream": true`` OpenAI-style SSE chunks ending in ``data: [DONE]``, usage
+on the last chunk, and tool-call arguments in fragments only when
 ``tool_stream`` is set. Missing auth or bad input get Zhipu's business-code
 error bodies. ``/embeddings`` returns deterministic vectors.
 """
@@ -13,16 +15,17 @@ error bodies. ``/embeddings`` returns deterministic vectors.
 from __future__ import annotations
 
 import hashlib
-import math
 from typing import Any
 
 import msgspec
 
+from . import _fake_common as common
 from .replies import RecordedRequest, Reply
 
 __all__ = ["reply"]
 
 _encode = msgspec.json.Encoder().encode
+_decode = msgspec.json.Decoder().decode
 _CREATED = 1755761730
 
 
@@ -45,88 +48,72 @@ def reply(request: RecordedRequest, *, delay: float = 0.0) -> Reply:
     messages = body.get("messages")
     if not isinstance(messages, list) or not messages:
         return _error(400, "1213", "未正常接收到messages参数")
-    return _chat(body, messages, len(request.body), delay)
+    return _chat(body, messages, request.body, delay)
 
 
 def _error(status: int, code: str, message: str) -> Reply:
     return Reply.error(status, {"error": {"code": code, "message": message}})
 
 
-def _text(content: Any) -> str:
-    if isinstance(content, str):
-        return content
-    if isinstance(content, list):
-        return "".join(
-            p.get("text", "") for p in content if isinstance(p, dict) and p.get("type") == "text"
-        )
-    return ""
+def _schema_in_words(messages: list[Any]) -> Any:
+    """The JSON Schema the Zhipu adapter writes into the system message, or None.
+
+    Zhipu's API takes only ``response_format: json_object``, so the adapter gives
+    the model the schema in words: an instruction naming "JSON Schema" followed
+    by the schema itself, at the end of the system message.
+    """
+    for message in map(common.obj, messages):
+        if message.get("role") != "system":
+            continue
+        text = common.text_of(message.get("content"))
+        at = text.find("JSON Schema")
+        start = text.find("{", at) if at >= 0 else -1
+        if start >= 0:
+            try:
+                return _decode(text[start:])
+            except msgspec.DecodeError:
+                continue
+    return None
 
 
-def _tokens(text: str) -> int:
-    return max(1, len(text.encode()) // 3)
-
-
-def _arguments(tool: dict[str, Any], user_text: str) -> dict[str, Any]:
-    """Arguments that satisfy the tool's required properties, drawn from the user's words."""
-    params = tool.get("parameters") or {}
-    props = params.get("properties") or {}
-    out: dict[str, Any] = {}
-    for name in params.get("required") or list(props)[:1]:
-        kind = (props.get(name) or {}).get("type")
-        enum = (props.get(name) or {}).get("enum")
-        if enum:
-            out[name] = enum[0]
-        elif kind in ("integer", "number"):
-            out[name] = 1
-        elif kind == "boolean":
-            out[name] = True
-        else:
-            out[name] = user_text[:40] or "北京"
-    return out
-
-
-def _chat(body: dict[str, Any], messages: list[Any], size: int, delay: float) -> Reply:
-    last = messages[-1] if isinstance(messages[-1], dict) else {}
-    thinking = body.get("thinking")
-    think = not (isinstance(thinking, dict) and thinking.get("type") == "disabled")
-    tools = [
-        t["function"]
-        for t in body.get("tools") or ()
-        if isinstance(t, dict) and isinstance(t.get("function"), dict)
-    ]
-    user_text = _text(last.get("content"))
+def _chat(body: dict[str, Any], messages: list[Any], raw: bytes, delay: float) -> Reply:
+    last = common.obj(messages[-1])
+    think = common.obj(body.get("thinking")).get("type") != "disabled"
+    tool = common.pick_tool(common.functions(body.get("tools")))
+    user_text = common.text_of(last.get("content"))
     call: dict[str, Any] | None = None
-    if tools and last.get("role") == "user":
-        tool = tools[0]
+    if tool is not None and last.get("role") == "user":
+        args = common.arguments(tool.get("parameters"), user_text[:40] or "北京")
         call = {
             "id": f"call_{hashlib.sha256(user_text.encode()).hexdigest()[:20]}",
             "type": "function",
-            "function": {
-                "name": str(tool.get("name", "tool")),
-                "arguments": _encode(_arguments(tool, user_text)).decode(),
-            },
+            "function": {"name": tool["name"], "arguments": _encode(args).decode()},
         }
         reasoning = f"用户的问题需要调用 {call['function']['name']} 工具。"
         content = ""
         finish = "tool_calls"
     elif last.get("role") == "tool":
         reasoning = "工具已经返回结果，可以直接回答。"
-        content = f"根据工具结果：{_text(last.get('content'))}"
+        content = f"根据工具结果：{common.text_of(last.get('content'))}"
         finish = "stop"
     else:
         reasoning = "用户打了招呼，简短回应即可。"
         content = f"你好！这是模拟的 GLM 回答：{user_text[:60]}"
         finish = "stop"
+    if call is None and common.obj(body.get("response_format")).get("type") == "json_object":
+        content = common.json_answer(_schema_in_words(messages), content)
     if not think:
         reasoning = ""
-    prompt_tokens = max(1, size // 4)
-    completion_tokens = _tokens(reasoning + content) + (12 if call else 0)
+    prompt_tokens = common.tokens(raw)
+    completion_tokens = common.tokens(reasoning + content) + (12 if call else 0)
     usage = {
         "prompt_tokens": prompt_tokens,
         "completion_tokens": completion_tokens,
         "total_tokens": prompt_tokens + completion_tokens,
         "prompt_tokens_details": {"cached_tokens": 0},
-        "completion_tokens_details": {"reasoning_tokens": _tokens(reasoning) if reasoning else 0},
+        "completion_tokens_details": {
+            "reasoning_tokens": common.tokens(reasoning) if reasoning else 0
+        },
     }
     response_id = hashlib.sha256(_encode(messages)).hexdigest()[:30]
     model = body["model"]
@@ -168,17 +155,15 @@ def _stream(
         return b"data: " + _encode({**payload, **top}) + b"\n\n"
 
     out: list[bytes] = []
-    for piece in _pieces(reasoning):
-        out.append(event({"reasoning_content": piece}))
-    for piece in _pieces(content):
-        out.append(event({"content": piece}))
+    out += [event({"reasoning_content": piece}) for piece in common.pieces(reasoning, 4)]
+    out += [event({"content": piece}) for piece in common.pieces(content, 4)]
     final: dict[str, Any] = {"content": ""}
     if call is not None:
         fn = call["function"]
         head = {"index": 0, "id": call["id"], "type": "function"}
         if body.get("tool_stream"):
             out.append(event({"tool_calls": [{**head, "function": {"name": fn["name"]}}]}))
-            for piece in _pieces(fn["arguments"]):
+            for piece in common.pieces(fn["arguments"], 4):
                 out.append(event({"tool_calls": [{"index": 0, "function": {"arguments": piece}}]}))
         else:
             final = {"tool_calls": [{**head, "function": fn}]}
@@ -187,40 +172,22 @@ def _stream(
     return out
 
 
-def _pieces(text: str, size: int = 4) -> list[str]:
-    return [text[i : i + size] for i in range(0, len(text), size)]
-
-
-def _vector(text: str, dims: int) -> list[float]:
-    """A deterministic unit vector for ``text``."""
-    raw = b""
-    counter = 0
-    while len(raw) < dims * 2:
-        raw += hashlib.sha256(f"{counter}:{text}".encode()).digest()
-        counter += 1
-    values = [(int.from_bytes(raw[2 * i : 2 * i + 2], "big") / 32767.5) - 1.0 for i in range(dims)]
-    norm = math.sqrt(sum(v * v for v in values)) or 1.0
-    return [round(v / norm, 6) for v in values]
-
-
 def _embeddings(body: dict[str, Any]) -> Reply:
-    inputs = body.get("input")
-    if isinstance(inputs, str):
-        inputs = [inputs]
-    if not isinstance(inputs, list) or not inputs or not all(isinstance(i, str) for i in inputs):
+    inputs = common.inputs(body.get("input"))
+    if not inputs:
         return _error(400, "1214", "input 参数非法")
     dims = body.get("dimensions") or 16
     if not isinstance(dims, int) or not 1 <= dims <= 2048:
         return _error(400, "1214", "dimensions 参数非法")
-    tokens = sum(_tokens(text) for text in inputs)
+    used = sum(common.tokens(text) for text in inputs)
     return Reply.json(
         {
             "object": "list",
             "model": body["model"],
             "data": [
-                {"object": "embedding", "index": i, "embedding": _vector(text, dims)}
+                {"object": "embedding", "index": i, "embedding": common.vector(text, dims)}
                 for i, text in enumerate(inputs)
             ],
-            "usage": {"prompt_tokens": tokens, "completion_tokens": 0, "total_tokens": tokens},
+            "usage": {"prompt_tokens": used, "completion_tokens": 0, "total_tokens": used},
         }
     )
