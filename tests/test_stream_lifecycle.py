@@ -214,3 +214,20 @@ async def test_abandoned_stream_shuts_its_connection_and_frees_its_slot() -> Non
         srv.enqueue(Reply.sse(text_stream("next")))
         async with client.stream(model="gpt-4o", messages=USER) as s2:
             assert "".join([c.delta async for c in s2]) == "next"
+
+
+async def test_event_size_limit_is_configurable_and_oversize_is_a_stream_error() -> None:
+    big = chunk({"role": "assistant", "content": "x" * 5000})
+    async with MockServer() as srv:
+        base = srv.base_url + "/v1"
+        options = {"max_event_bytes": 4096, "max_line_bytes": 4096}
+        async with aa.Client("openai", api_key="k", base_url=base, options=options) as client:
+            srv.enqueue(Reply.sse([big, DONE]))
+            with pytest.raises(aa.StreamError, match="longer than 4096 bytes"):
+                async with client.stream(model="gpt-4o", messages=USER, retry=0) as s:
+                    async for _ in s:
+                        pass
+        async with aa.Client("openai", api_key="k", base_url=base) as client:
+            srv.enqueue(Reply.sse([big, DONE]))
+            async with client.stream(model="gpt-4o", messages=USER) as s:
+                assert len("".join([c.delta async for c in s])) == 5000

@@ -545,7 +545,7 @@ class AnthropicAdapter(Adapter):
 
     def stream_decoder(self, request: ChatRequest) -> _StreamDecoder:
         """A fresh decoder for one ``stream: true`` response body."""
-        return _StreamDecoder(self.name)
+        return _StreamDecoder(self.name, self.sse_parser())
 
     def error(self, status: int, headers: Headers, body: bytes) -> AdapterError:
         """The error for a non-2xx response: ``{"type":"error","error":{"type","message"}}``."""
@@ -956,9 +956,9 @@ class _BlockState:
 class _StreamDecoder:
     """Anthropic SSE events in, ``StreamChunk``s out; ``message_stop`` ends it."""
 
-    def __init__(self, provider: str) -> None:
+    def __init__(self, provider: str, parser: SSEParser | None = None) -> None:
         self._provider = provider
-        self._parser = SSEParser()
+        self._parser = parser or SSEParser()
         self._done = False
         self._blocks: dict[int, _BlockState] = {}
         self._tools = 0

@@ -32,6 +32,7 @@ from ..errors import (
     ServerError,
     ValidationError,
 )
+from ..sse import NDJSONDecoder, SSEParser
 from ..types import (
     AudioPart,
     ChatRequest,
@@ -192,6 +193,20 @@ class Adapter(ABC):
                             f"{self.name} does not accept {kind} content",
                             field=f"messages[{i}].content[{j}]",
                         )
+
+    def sse_parser(
+        self, *, max_line_bytes: int = 1 << 20, max_event_bytes: int = 4 << 20
+    ) -> SSEParser:
+        """An SSE parser bounded by the provider's defaults, or by the ``max_line_bytes`` /
+        ``max_event_bytes`` options when the caller set them."""
+        return SSEParser(
+            max_line_bytes=int(self.options.get("max_line_bytes", max_line_bytes)),
+            max_event_bytes=int(self.options.get("max_event_bytes", max_event_bytes)),
+        )
+
+    def ndjson_decoder(self) -> NDJSONDecoder:
+        """An NDJSON decoder bounded by 4 MiB lines, or by the ``max_line_bytes`` option."""
+        return NDJSONDecoder(max_line_bytes=int(self.options.get("max_line_bytes", 4 << 20)))
 
     def auth_headers(self) -> list[tuple[bytes, bytes]]:
         """Headers that authenticate a request; adapters with another scheme override this."""

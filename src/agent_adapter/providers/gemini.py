@@ -942,7 +942,8 @@ class GeminiAdapter(Adapter):
 
     def stream_decoder(self, request: ChatRequest) -> GeminiStreamDecoder:
         """A fresh decoder for an ``alt=sse`` body."""
-        return GeminiStreamDecoder(self.name)
+        parser = self.sse_parser(max_line_bytes=MAX_EVENT_BYTES, max_event_bytes=MAX_EVENT_BYTES)
+        return GeminiStreamDecoder(self.name, parser)
 
     def error(self, status: int, headers: Headers, body: bytes) -> AdapterError:
         """``{"error": {code, message, status, details}}`` → the matching error class."""
@@ -1008,9 +1009,11 @@ class GeminiStreamDecoder:
 
     __slots__ = ("_calls", "_done", "_fc_signed", "_provider", "_sse")
 
-    def __init__(self, provider: str = "gemini") -> None:
+    def __init__(self, provider: str = "gemini", parser: SSEParser | None = None) -> None:
         self._provider = provider
-        self._sse = SSEParser(max_line_bytes=MAX_EVENT_BYTES, max_event_bytes=MAX_EVENT_BYTES)
+        self._sse = parser or SSEParser(
+            max_line_bytes=MAX_EVENT_BYTES, max_event_bytes=MAX_EVENT_BYTES
+        )
         self._done = False
         self._calls = 0
         self._fc_signed = False

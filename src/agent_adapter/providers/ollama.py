@@ -279,7 +279,7 @@ class OllamaAdapter(Adapter):
 
     def stream_decoder(self, request: ChatRequest) -> OllamaStreamDecoder:
         """A fresh decoder for an NDJSON body ending with a ``"done": true`` line."""
-        return OllamaStreamDecoder(self.name)
+        return OllamaStreamDecoder(self.name, self.ndjson_decoder())
 
     def decode_embed(self, status: int, headers: Headers, body: bytes) -> EmbedResponse:
         """One vector per input; usage from ``prompt_eval_count``."""
@@ -518,9 +518,9 @@ class OllamaStreamDecoder:
 
     __slots__ = ("_calls", "_done", "_lines", "_provider")
 
-    def __init__(self, provider: str) -> None:
+    def __init__(self, provider: str, lines: NDJSONDecoder | None = None) -> None:
         self._provider = provider
-        self._lines = NDJSONDecoder()
+        self._lines = lines or NDJSONDecoder()
         self._done = False
         self._calls = 0
 

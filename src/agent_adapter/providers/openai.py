@@ -793,7 +793,7 @@ class OpenAIAdapter(Adapter):
 
     def stream_decoder(self, request: ChatRequest) -> OpenAIStreamDecoder:
         """A fresh decoder for one streamed response."""
-        return OpenAIStreamDecoder(self.name)
+        return OpenAIStreamDecoder(self.name, parser=self.sse_parser())
 
     def error(self, status: int, headers: Headers, body: bytes) -> AdapterError:
         """Classify an error response: body markers first, then the status."""
@@ -972,11 +972,12 @@ class OpenAIStreamDecoder:
         *,
         finish_reasons: Mapping[str, FinishReason] = _FINISH,
         error: _ErrorFactory = _stream_error,
+        parser: SSEParser | None = None,
     ) -> None:
         self._provider = provider
         self._finish = finish_reasons
         self._error = error
-        self._sse = SSEParser()
+        self._sse = parser or SSEParser()
         self._done = False
         self._by_index: dict[int, tuple[int, str | None]] = {}  # provider index -> ours, id
         self._by_id: dict[str, int] = {}

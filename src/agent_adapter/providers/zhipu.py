@@ -221,7 +221,9 @@ class ZhipuAdapter(Adapter):
 
     def stream_decoder(self, request: ChatRequest) -> OpenAIStreamDecoder:
         """OpenAI's SSE decoder (``data: [DONE]`` ends it) with Zhipu's reasons and codes."""
-        return OpenAIStreamDecoder(self.name, finish_reasons=_FINISH, error=_stream_error)
+        return OpenAIStreamDecoder(
+            self.name, finish_reasons=_FINISH, error=_stream_error, parser=self.sse_parser()
+        )
 
     def decode_embed(self, status: int, headers: Headers, body: bytes) -> EmbedResponse:
         """OpenAI-shaped vectors, put back in input order by ``index``."""
