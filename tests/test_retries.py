@@ -205,3 +205,26 @@ async def test_done_marker_alone_yields_empty_response() -> None:
         async with client.stream(model="gpt-4o", messages=USER) as s:
             assert [c async for c in s] == []
         assert s.response.content == ""
+
+
+async def test_chat_read_and_total_deadlines_are_named() -> None:
+    async with MockServer() as srv, client_for(srv, aa.RetryPolicy(max_retries=0)) as client:
+        srv.enqueue(Reply.stall(seconds=5))
+        with pytest.raises(aa.TimeoutError) as info, anyio.fail_after(3):
+            await client.chat(model="gpt-4o", messages=USER, timeouts=aa.Timeouts(read=0.2))
+        assert info.value.which == "read"
+        srv.enqueue(Reply.stall(seconds=5))
+        with pytest.raises(aa.TimeoutError) as info, anyio.fail_after(3):
+            await client.chat(model="gpt-4o", messages=USER, timeouts=aa.Timeouts(total=0.2))
+        assert info.value.which == "total"
+        await srv.wait_for_closed(2)
+
+
+async def test_a_slow_trickle_within_the_read_timeout_succeeds() -> None:
+    import msgspec
+
+    body = msgspec.json.encode(completion("slow but steady"))
+    async with MockServer() as srv, client_for(srv) as client:
+        srv.enqueue(Reply.trickle(body, every=0.002, size=16))
+        r = await client.chat(model="gpt-4o", messages=USER, timeouts=aa.Timeouts(read=1.0))
+        assert r.content == "slow but steady"
