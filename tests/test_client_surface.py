@@ -192,3 +192,12 @@ def test_sync_client_chat_and_stream() -> None:
             assert await anyio.to_thread.run_sync(blocking) == ("sync hi", "ab")
 
     anyio.run(scenario)
+
+
+@pytest.mark.anyio
+async def test_chat_response_carries_the_request_id() -> None:
+    async with MockServer() as srv:
+        async with aa.Client("openai", api_key="k", base_url=srv.base_url + "/v1") as client:
+            srv.enqueue(Reply.json(completion(), headers={"x-request-id": "req_abc"}))
+            r = await client.chat(model="gpt-4o", messages=USER)
+        assert r.request_id == "req_abc"

@@ -24,7 +24,11 @@ def client_for(srv: MockServer, **kwargs: object) -> aa.Client:
 
 async def test_stream_assembles_text_usage_and_metrics() -> None:
     async with MockServer() as srv, client_for(srv) as client:
-        srv.enqueue(Reply.sse(text_stream("Hel", "lo", " wörld"), delay=0.005))
+        srv.enqueue(
+            Reply.sse(
+                text_stream("Hel", "lo", " wörld"), delay=0.005, headers={"x-request-id": "req_9"}
+            )
+        )
         async with client.stream(model="gpt-4o", messages=USER) as s:
             deltas = [c.delta async for c in s]
         r = s.response
@@ -33,6 +37,7 @@ async def test_stream_assembles_text_usage_and_metrics() -> None:
         assert r.usage is not None and r.usage.completion_tokens == 3
         assert r.ttft is not None and r.ttft > 0
         assert r.duration is not None and r.duration >= r.ttft
+        assert r.request_id == "req_9"
         body = srv.requests[0].json()
         assert body["stream"] is True
         assert body["stream_options"] == {"include_usage": True}

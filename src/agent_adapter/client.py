@@ -16,6 +16,7 @@ import anyio
 import msgspec
 
 from .errors import AdapterError, StructuredOutputError, TimeoutError, ValidationError
+from .providers.base import request_id
 from .registry import create_adapter, split_model
 from .resilience import RetryPolicy, Timeouts, retrying
 from .stream import ChatStream
@@ -278,7 +279,9 @@ async def _exchange(
     transport: Transport, adapter: Adapter, http: HttpRequest, limits: Timeouts
 ) -> ChatResponse:
     status, headers, body = await _round_trip(transport, http, limits, adapter)
-    return adapter.decode(status, headers, body)
+    response = adapter.decode(status, headers, body)
+    response.request_id = request_id(headers)
+    return response
 
 
 def _parsed(request: ChatRequest, response: ChatResponse) -> ChatResponse:

@@ -25,6 +25,7 @@ import anyio
 
 from .accumulate import Accumulator
 from .errors import AdapterError, StreamError, StructuredOutputError, TimeoutError
+from .providers.base import request_id
 from .resilience import retrying
 
 if TYPE_CHECKING:
@@ -83,6 +84,7 @@ class ChatStream:
         self._last_content = 0.0
         self._end_time: float | None = None
         self._final: ChatResponse | None = None
+        self._request_id: str | None = None
         self.chunk_count = 0
         self.attempts = 0
 
@@ -151,6 +153,7 @@ class ChatStream:
 
     def _assemble(self) -> ChatResponse:
         response = self._acc.response(self._adapter.name)
+        response.request_id = self._request_id
         response.ttft = self.ttft
         if self._end_time is not None:
             response.duration = self._end_time - self._start_time
@@ -197,6 +200,7 @@ class ChatStream:
         try:
             resp = await self._transport.send(self._http, self._timeouts)
             self._resp = resp
+            self._request_id = request_id(resp.headers)
             if not 200 <= resp.status < 300:
                 body = await self._read_error_body(resp)
                 raise adapter.error(resp.status, resp.headers, body)

@@ -227,7 +227,8 @@ class ChatResponse(msgspec.Struct, kw_only=True):
     """A complete answer, from ``chat()`` or assembled from a stream.
 
     ``parsed`` holds the validated Struct when ``response_format`` was a
-    Struct type. ``ttft`` (seconds to the first streamed content) and
+    Struct type. ``request_id`` is the provider's id for the HTTP exchange
+    (quote it to their support). ``ttft`` (seconds to the first streamed content) and
     ``tokens_per_second`` are set on streamed responses.
     """
 
@@ -242,6 +243,7 @@ class ChatResponse(msgspec.Struct, kw_only=True):
     id: str | None = None
     model: str | None = None
     provider: str | None = None
+    request_id: str | None = None
     parsed: Any = None
     ttft: float | None = None
     duration: float | None = None
