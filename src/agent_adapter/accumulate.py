@@ -56,10 +56,46 @@ class Accumulator:
         self.model: str | None = None
         self.signature: str | None = None
 
+    def extend(self, chunks: list[StreamChunk]) -> bool:
+        """Fold chunks in; return whether any carried content (for TTFT and idle deadlines).
+
+        Most chunks carry only answer text, so that case costs one test and
+        an append; everything else goes through ``add``.
+        """
+        if self.id is None or self.model is None:
+            for chunk in chunks:
+                self.id, self.model = self.id or chunk.id, self.model or chunk.model
+                if self.id and self.model:
+                    break
+        text = self._text.append
+        content = False
+        for chunk in chunks:
+            if chunk.delta:
+                text(chunk.delta)
+                content = True
+            if (
+                chunk.reasoning
+                or chunk.tool_calls
+                or chunk.finish_reason
+                or chunk.usage is not None
+                or chunk.refusal
+                or chunk.reasoning_signature
+            ):
+                self._fold_rest(chunk)
+                content = content or chunk.has_content()
+        return content
+
     def add(self, chunk: StreamChunk) -> None:
         """Fold one chunk into the response."""
         if chunk.delta:
             self._text.append(chunk.delta)
+        self._fold_rest(chunk)
+        if chunk.id and self.id is None:
+            self.id = chunk.id
+        if chunk.model and self.model is None:
+            self.model = chunk.model
+
+    def _fold_rest(self, chunk: StreamChunk) -> None:
         if chunk.reasoning:
             self._reasoning.append(chunk.reasoning)
         if chunk.refusal:
@@ -86,10 +122,6 @@ class Accumulator:
             self.raw_finish_reason = chunk.raw_finish_reason
         if chunk.usage is not None:
             self.usage = chunk.usage
-        if chunk.id and self.id is None:
-            self.id = chunk.id
-        if chunk.model and self.model is None:
-            self.model = chunk.model
 
     @property
     def started(self) -> bool:

@@ -50,6 +50,35 @@ class ChatStream:
     first content; ``chunk_count`` how many chunks were decoded.
     """
 
+    __slots__ = (
+        "_acc",
+        "_adapter",
+        "_closed",
+        "_decoder",
+        "_end_time",
+        "_ended",
+        "_final",
+        "_finish",
+        "_first_content",
+        "_http",
+        "_last_content",
+        "_pending",
+        "_pos",
+        "_released",
+        "_request",
+        "_request_id",
+        "_resp",
+        "_retry",
+        "_start_time",
+        "_started",
+        "_timeouts",
+        "_total_deadline",
+        "_transport",
+        "_wait_scope",
+        "attempts",
+        "chunk_count",
+    )
+
     def __init__(
         self,
         *,
@@ -64,7 +93,7 @@ class ChatStream:
         self._transport = transport
         self._adapter = adapter
         self._request = request
-        self._http = http
+        self._http: HttpRequest | None = http  # dropped once no retry can need it
         self._timeouts = timeouts
         self._retry = retry
         self._finish = finish
@@ -77,7 +106,7 @@ class ChatStream:
         self._ended = False
         self._closed = False
         self._wait_scope: anyio.CancelScope | None = None
-        self._released = anyio.Event()
+        self._released: anyio.Event | None = None  # made only when aclose() must wait
         self._start_time = 0.0
         self._total_deadline = math.inf
         self._first_content: float | None = None
@@ -141,8 +170,9 @@ class ChatStream:
         self._closed = True
         if self._wait_scope is not None:
             # Another task is blocked reading: wake it; it closes the response itself.
+            self._released = released = anyio.Event()
             self._wait_scope.cancel()
-            await self._released.wait()
+            await released.wait()
         else:
             await self._release()
 
@@ -185,6 +215,7 @@ class ChatStream:
                 await retrying(self._attempt, self._retry, deadline=self._total_deadline)
             if scope.cancelled_caught:
                 raise self._timeout("total")
+            self._http = None  # content reached the caller: no retry will resend the body
         except BaseException:
             await self._release()
             raise
@@ -192,12 +223,12 @@ class ChatStream:
     async def _attempt(self, n: int) -> None:
         self.attempts = n + 1
         await self._release()
-        self._released = anyio.Event()
         self._acc = Accumulator()
         self._pending, self._pos = [], 0
         self._ended = False
         adapter = self._adapter
         try:
+            assert self._http is not None
             resp = await self._transport.send(self._http, self._timeouts)
             self._resp = resp
             self._request_id = request_id(resp.headers)
@@ -237,12 +268,7 @@ class ChatStream:
                     return
 
     def _take(self, chunks: list[StreamChunk]) -> None:
-        add = self._acc.add
-        content = False
-        for chunk in chunks:
-            add(chunk)
-            content = content or chunk.has_content()
-        if content:  # one clock read per network read, not per chunk
+        if self._acc.extend(chunks):  # one clock read per network read, not per chunk
             now = anyio.current_time()
             if self._first_content is None:
                 self._first_content = now
@@ -329,4 +355,5 @@ class ChatStream:
         resp, self._resp = self._resp, None
         if resp is not None:
             await resp.aclose()
-        self._released.set()
+        if self._released is not None:
+            self._released.set()

@@ -23,19 +23,18 @@ from __future__ import annotations
 import base64
 import contextlib
 import os
+import select
 import socket
 import ssl
 import time
 import urllib.parse
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 import anyio
 import h11
 import httpcore
 
-from .errors import APIConnectionError, StreamError, TimeoutError, ValidationError
+from .errors import AdapterError, APIConnectionError, StreamError, TimeoutError, ValidationError
 
 if TYPE_CHECKING:
     from .providers.base import HttpRequest
@@ -55,30 +54,39 @@ _Origin = tuple[str, str, int]  # scheme, host, port
 class _Connection:
     """One HTTP/1.1 connection: an h11 state machine over an httpcore network stream."""
 
-    __slots__ = ("expires", "h11", "key", "stream")
+    __slots__ = ("expires", "h11", "key", "sock", "stream")
 
     def __init__(self, stream: httpcore.AsyncNetworkStream, key: tuple[Any, ...]) -> None:
         self.stream = stream
         self.key = key
+        self.sock: socket.socket | None = stream.get_extra_info("socket")
         self.h11 = h11.Connection(h11.CLIENT, max_incomplete_event_size=256 << 10)
         self.expires = 0.0
 
     def stale(self) -> bool:
-        """Whether an idle connection may no longer be used (expired, or closed by the server)."""
-        return time.monotonic() > self.expires or bool(self.stream.get_extra_info("is_readable"))
+        """Whether an idle connection may no longer be used (expired, or closed by the server).
+
+        An idle HTTP/1.1 socket with something to read can only be about to
+        say EOF (or hold garbage): either way it must not be reused.
+        """
+        return time.monotonic() > self.expires or _readable(self.sock)
 
     async def send(self, *events: h11.Event, timeout: float | None) -> None:  # noqa: ASYNC109 - httpcore's streams take per-call timeouts
-        data = b"".join(self.h11.send(event) or b"" for event in events)
-        with _mapped():
+        try:
+            data = b"".join(self.h11.send(event) or b"" for event in events)
             await self.stream.write(data, timeout=timeout)
+        except _WIRE_ERRORS as exc:
+            raise _translate(exc) from exc
 
     async def next_event(self, timeout: float | None) -> Any:  # noqa: ASYNC109 - per-read timeout, as httpcore's streams take it
-        while True:
-            with _mapped():
+        try:
+            while True:
                 event = self.h11.next_event()
                 if event is not h11.NEED_DATA:
                     return event
                 self.h11.receive_data(await self.stream.read(READ_SIZE, timeout=timeout))
+        except _WIRE_ERRORS as exc:
+            raise _translate(exc) from exc
 
     def abort(self) -> None:
         """Shut the socket down without awaiting (for abandoned streams, from ``__del__``).
@@ -86,10 +94,9 @@ class _Connection:
         The peer sees the connection end at once; the descriptor itself is
         freed when the stream object is collected.
         """
-        sock = self.stream.get_extra_info("socket")
-        if sock is not None:
+        if self.sock is not None:
             with contextlib.suppress(OSError):
-                sock.shutdown(socket.SHUT_RDWR)
+                self.sock.shutdown(socket.SHUT_RDWR)
 
     async def aclose(self) -> None:
         # Shielded so a cancelled caller still closes; bounded so a dead peer cannot hang it;
@@ -141,8 +148,10 @@ class Response:
             elif type(event) is h11.EndOfMessage or type(event) is h11.ConnectionClosed:
                 self._finished = True
                 break
-            with _mapped():
+            try:
                 event = conn.h11.next_event()  # drain what is already buffered, no waiting
+            except h11.ProtocolError as exc:
+                raise _translate(exc) from exc
             if event is h11.NEED_DATA or event is h11.PAUSED:
                 break
         if len(parts) == 1:
@@ -332,7 +341,7 @@ class Transport:
         timeouts: Timeouts,
     ) -> _Connection:
         scheme, host, port = proxy[0] if proxy else origin
-        with _mapped():
+        try:
             stream = await self._backend.connect_tcp(host, port, timeout=timeouts.connect)
             try:
                 if scheme == "https":
@@ -348,6 +357,8 @@ class Transport:
                 with anyio.CancelScope(shield=True):
                     await stream.aclose()
                 raise
+        except _WIRE_ERRORS as exc:
+            raise _translate(exc) from exc
         return _Connection(stream, key)
 
     def _target(self, url: str) -> tuple[_Origin, bytes]:
@@ -454,20 +465,39 @@ def _proxy_env() -> dict[str, str]:
     return found
 
 
-@contextmanager
-def _mapped() -> Iterator[None]:
-    """Turn httpcore's and h11's exceptions into ours, naming which deadline fired."""
+_WIRE_ERRORS = (
+    httpcore.TimeoutException,
+    httpcore.NetworkError,
+    httpcore.ProtocolError,
+    httpcore.ProxyError,
+    h11.ProtocolError,
+    OSError,
+)
+"""What the network layer raises; ``_translate`` turns each into one of our errors."""
+
+
+def _translate(exc: BaseException) -> AdapterError:
+    """Our error for an httpcore/h11/socket exception, naming which deadline fired."""
+    if isinstance(exc, httpcore.ConnectTimeout):
+        return TimeoutError("connect timeout", which="connect")
+    if isinstance(exc, httpcore.TimeoutException):
+        return TimeoutError("read timeout: the server sent nothing in time", which="read")
+    if isinstance(exc, h11.LocalProtocolError):
+        return ValidationError(f"invalid HTTP request: {exc}", field="headers")
+    if isinstance(exc, h11.RemoteProtocolError):
+        return APIConnectionError(f"HTTP protocol error: {exc}")
+    return APIConnectionError(f"connection error: {exc or type(exc).__name__}")
+
+
+def _readable(sock: socket.socket | None) -> bool:
+    """Whether ``sock`` has something to read right now (a zero-timeout poll)."""
+    if sock is None:
+        return False
     try:
-        yield
-    except httpcore.ConnectTimeout as exc:
-        raise TimeoutError("connect timeout", which="connect") from exc
-    except (httpcore.ReadTimeout, httpcore.WriteTimeout) as exc:
-        raise TimeoutError("read timeout: the server sent nothing in time", which="read") from exc
-    except h11.LocalProtocolError as exc:
-        raise ValidationError(f"invalid HTTP request: {exc}", field="headers") from exc
-    except h11.RemoteProtocolError as exc:
-        raise APIConnectionError(f"HTTP protocol error: {exc}") from exc
-    except (httpcore.NetworkError, httpcore.ProtocolError) as exc:
-        raise APIConnectionError(f"connection error: {exc or type(exc).__name__}") from exc
-    except (OSError, ssl.SSLError) as exc:
-        raise APIConnectionError(f"connection error: {exc}") from exc
+        if not hasattr(select, "poll"):  # Windows
+            return bool(select.select([sock], [], [], 0)[0])
+        poller = select.poll()
+        poller.register(sock, select.POLLIN)
+        return bool(poller.poll(0))
+    except (OSError, ValueError):  # closed or unusable: treat as stale
+        return True

@@ -1021,6 +1021,20 @@ class OpenAIStreamDecoder:
                 provider=self._provider,
                 body=payload[:2000].decode("utf-8", "replace"),
             ) from None
+        choices = c.choices
+        if choices and len(choices) == 1 and c.usage is None and c.x_groq is None:
+            # The common chunk: one choice carrying a piece of answer text, nothing else.
+            only = choices[0]
+            d = only.delta
+            if (
+                d is not None
+                and type(d.content) is str
+                and only.finish_reason is None
+                and not (only.index or only.usage or c.error or event != "message")
+                and not (d.reasoning_content or d.reasoning or d.refusal or d.tool_calls)
+            ):
+                content = d.content
+                return StreamChunk(delta=content, id=c.id, model=c.model) if content else None
         error = c.error or (c.x_groq.error if c.x_groq is not None else None)
         if error:
             raise self._error(self._provider, error, payload)
