@@ -992,17 +992,40 @@ class OpenAIStreamDecoder:
     def feed(self, data: bytes) -> list[StreamChunk]:
         """Feed body bytes; return the chunks they completed."""
         out: list[StreamChunk] = []
+        decode = _CHUNK.decode
         for event, payload in self._sse.feed_raw(data):
             if self._done:
                 break  # nothing after [DONE] counts
-            if payload[:1] != b"{":
+            try:
+                c = decode(payload)
+            except _DECODE_ERRORS as exc:
                 stripped = payload.strip()
                 if stripped == b"[DONE]":
                     self._done = True
                     continue
                 if not stripped:
                     continue
-            chunk = self._chunk(event, payload)
+                raise StreamError(
+                    f"malformed stream chunk: {exc}",
+                    provider=self._provider,
+                    body=payload[:2000].decode("utf-8", "replace"),
+                ) from None
+            # The common chunk, inline: one choice carrying a piece of answer text, nothing else.
+            choices = c.choices
+            if choices and len(choices) == 1 and c.usage is None and c.x_groq is None:
+                only = choices[0]
+                d = only.delta
+                if (
+                    d is not None
+                    and type(d.content) is str
+                    and only.finish_reason is None
+                    and not (only.index or only.usage or c.error or event != "message")
+                    and not (d.reasoning_content or d.reasoning or d.refusal or d.tool_calls)
+                ):
+                    if d.content:
+                        out.append(StreamChunk(delta=d.content, id=c.id, model=c.model))
+                    continue
+            chunk = self._chunk(event, c, payload)
             if chunk is not None:
                 out.append(chunk)
         return out
@@ -1012,29 +1035,8 @@ class OpenAIStreamDecoder:
         self._sse.end()
         return self._done
 
-    def _chunk(self, event: str, payload: bytes) -> StreamChunk | None:
-        try:
-            c = _CHUNK.decode(payload)
-        except _DECODE_ERRORS as exc:
-            raise StreamError(
-                f"malformed stream chunk: {exc}",
-                provider=self._provider,
-                body=payload[:2000].decode("utf-8", "replace"),
-            ) from None
-        choices = c.choices
-        if choices and len(choices) == 1 and c.usage is None and c.x_groq is None:
-            # The common chunk: one choice carrying a piece of answer text, nothing else.
-            only = choices[0]
-            d = only.delta
-            if (
-                d is not None
-                and type(d.content) is str
-                and only.finish_reason is None
-                and not (only.index or only.usage or c.error or event != "message")
-                and not (d.reasoning_content or d.reasoning or d.refusal or d.tool_calls)
-            ):
-                content = d.content
-                return StreamChunk(delta=content, id=c.id, model=c.model) if content else None
+    def _chunk(self, event: str, c: _Chunk, payload: bytes) -> StreamChunk | None:
+        """Every other chunk: tool calls, reasoning, finish, usage, in-band errors."""
         error = c.error or (c.x_groq.error if c.x_groq is not None else None)
         if error:
             raise self._error(self._provider, error, payload)
