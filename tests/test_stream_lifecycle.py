@@ -136,10 +136,12 @@ async def test_first_token_deadline_ignores_pings_and_is_named() -> None:
                 model="gpt-4o",
                 messages=USER,
                 timeouts=aa.Timeouts(first_token=0.3),
-                retry=0,
+                retry=aa.RetryPolicy(max_retries=3, initial_backoff=0.01),
             ):
                 pass
         assert info.value.which == "first_token"
+        assert not info.value.retryable
+        assert len(srv.requests) == 1  # a call-wide deadline is not retried
         assert isinstance(info.value, TimeoutError)  # also the builtin
         await srv.wait_for_closed(1)
 

@@ -329,6 +329,7 @@ class ChatStream:
             + ("a response" if which == "total" else "streamed content"),
             which=which,
             provider=self._adapter.name,
+            retryable=False,  # these deadlines count from the start of the call, not per attempt
         )
 
     def _as_stream_error(self, error: AdapterError) -> AdapterError:
