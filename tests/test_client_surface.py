@@ -201,3 +201,22 @@ async def test_chat_response_carries_the_request_id() -> None:
             srv.enqueue(Reply.json(completion(), headers={"x-request-id": "req_abc"}))
             r = await client.chat(model="gpt-4o", messages=USER)
         assert r.request_id == "req_abc"
+
+
+@pytest.mark.anyio
+async def test_proxy_from_the_environment_and_no_proxy(monkeypatch: pytest.MonkeyPatch) -> None:
+    async with MockServer() as proxy, MockServer() as direct:
+        monkeypatch.setenv("HTTP_PROXY", proxy.base_url)
+        monkeypatch.setenv("NO_PROXY", "localhost,127.0.0.1")
+        proxy.enqueue(Reply.json(completion("via env proxy")))
+        direct.enqueue(Reply.json(completion("direct")))
+        async with aa.Client(
+            "openai", api_key="k", base_url="http://api.example.invalid/v1", retry=0
+        ) as client:
+            assert (await client.chat(model="gpt-4o", messages=USER)).content == "via env proxy"
+        async with aa.Client(
+            "openai", api_key="k", base_url=direct.base_url + "/v1", retry=0
+        ) as client:  # 127.0.0.1 is in NO_PROXY
+            assert (await client.chat(model="gpt-4o", messages=USER)).content == "direct"
+        assert proxy.requests[0].path == "http://api.example.invalid/v1/chat/completions"
+        assert len(proxy.requests) == 1
