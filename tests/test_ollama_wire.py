@@ -287,3 +287,21 @@ async def test_against_the_fake_provider() -> None:
         assert e.vectors[0] != e.vectors[1]
         again = await client.embed(model="all-minilm", input=["a"])
         assert again.vectors[0] == e.vectors[0]
+
+
+@pytest.mark.anyio
+async def test_last_line_without_newline_still_delivers_usage_and_finish() -> None:
+    lines = [
+        b'{"model":"llama3.2","created_at":"2026-11-21T00:00:00Z","message":{"role":"assistant","content":"Hi"},"done":false}\n',
+        b'{"model":"llama3.2","created_at":"2026-11-21T00:00:01Z","message":{"role":"assistant","content":""},"done":true,"done_reason":"stop","prompt_eval_count":7,"eval_count":2}',
+    ]  # fmt: skip
+    async with MockServer() as srv, aa.Client("ollama", base_url=srv.base_url) as client:
+        srv.enqueue(Reply.stream(lines, content_type="application/x-ndjson"))
+        async with client.stream(
+            model="llama3.2", messages=[{"role": "user", "content": "hi"}]
+        ) as s:
+            text = "".join([c.delta async for c in s])
+        assert text == "Hi"
+        assert s.response.finish_reason == "stop"
+        assert s.response.usage is not None
+        assert s.response.usage.total_tokens == 9

@@ -256,6 +256,9 @@ class ChatStream:
         while True:
             data = await self._wait(resp, drain=decoder.done)
             if not data:
+                tail = decoder.flush()  # end of body: what only the end completes
+                if tail:
+                    self._take(tail)
                 self._finish_body(decoder)
                 await self._release()  # read to the end: the connection goes back to the pool
                 return

@@ -993,6 +993,10 @@ class _StreamDecoder:
                 chunks.append(chunk)
         return chunks
 
+    def flush(self) -> list[StreamChunk]:
+        """Nothing completes at end of body: an SSE event needs its blank line."""
+        return []
+
     def end(self) -> bool:
         """End of body: True iff ``message_stop`` was seen."""
         self._parser.end()

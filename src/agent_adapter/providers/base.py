@@ -111,14 +111,18 @@ class StreamDecoder(Protocol):
     ``feed`` raises ``StreamError`` for malformed or oversized input and the
     matching ``AdapterError`` for an error event inside the stream. ``done``
     turns true when the protocol's terminator was seen (the caller then only
-    drains the rest of the body). ``end`` is called at end of body and
-    returns whether the stream finished properly.
+    drains the rest of the body). At the end of the body the caller calls
+    ``flush``, which returns what only the end completes (a last NDJSON line
+    without its newline), then ``end``, which says whether the stream
+    finished properly.
     """
 
     @property
     def done(self) -> bool: ...
 
     def feed(self, data: bytes) -> list[StreamChunk]: ...
+
+    def flush(self) -> list[StreamChunk]: ...
 
     def end(self) -> bool: ...
 

@@ -1038,6 +1038,10 @@ class GeminiStreamDecoder:
                 out.append(chunk)
         return out
 
+    def flush(self) -> list[StreamChunk]:
+        """Nothing completes at end of body: an SSE event needs its blank line."""
+        return []
+
     def end(self) -> bool:
         """End of body: true iff the final chunk (with ``finishReason``) arrived."""
         self._sse.end()

@@ -535,17 +535,22 @@ class OllamaStreamDecoder:
             return []
         return self._process(self._lines.feed(data))
 
+    def flush(self) -> list[StreamChunk]:
+        """End of body: a last line without its newline is still a line; return its chunks."""
+        if self._done:
+            return []
+        return self._process(self._lines.end())
+
     def end(self) -> bool:
         """End of body: True iff the ``"done": true`` line was seen.
 
         Ollama ends every line with a newline; a last line without one is
-        still honoured if it is complete (its chunk has nowhere to go, but a
-        complete ``done`` line means the answer was complete), and an
+        honoured if it is complete (``flush`` returns its chunk), and an
         incomplete one just means the stream was cut.
         """
         if not self._done:
             try:
-                self._process(self._lines.end())
+                self.flush()
             except StreamError:
                 return False
         return self._done

@@ -1030,6 +1030,10 @@ class OpenAIStreamDecoder:
                 out.append(chunk)
         return out
 
+    def flush(self) -> list[StreamChunk]:
+        """Nothing completes at end of body: an SSE event needs its blank line."""
+        return []
+
     def end(self) -> bool:
         """End of body: True only if ``[DONE]`` was seen (anything else is a truncation)."""
         self._sse.end()
