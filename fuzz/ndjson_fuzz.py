@@ -19,29 +19,13 @@ either way); every line is non-blank and holds no LF.
 
 from __future__ import annotations
 
-import itertools
-import sys
+from _harness import main, plan
 
 from agent_adapter.errors import StreamError
 from agent_adapter.sse import NDJSONDecoder
 
-
-def plan(data: bytes) -> tuple[bytes, list[bytes], dict[str, int]]:
-    """Decode the input layout: the body, the reads to feed it in, the decoder limit."""
-    flags = data[0] if data else 0
-    start = 1 + 2 * (flags & 0x0F)
-    cut_bytes = data[1:start]
-    limits: dict[str, int] = {}
-    if flags & 0x10:
-        limits = {"max_line_bytes": (data[start : start + 1] + b"\0")[0]}
-        start += 1
-    body = data[start:]
-    cuts = sorted(
-        int.from_bytes(cut_bytes[i : i + 2], "little") % (len(body) + 1)
-        for i in range(0, len(cut_bytes) - 1, 2)
-    )
-    reads = [body[a:b] for a, b in itertools.pairwise([0, *cuts, len(body)])]
-    return body, reads, limits
+LIMITS = ("max_line_bytes",)
+"""The decoder limit the header byte sets, with bit 0x10."""
 
 
 def run(reads: list[bytes], limits: dict[str, int]) -> list[bytes] | None:
@@ -56,7 +40,7 @@ def run(reads: list[bytes], limits: dict[str, int]) -> list[bytes] | None:
 
 def TestOneInput(data: bytes) -> None:
     """One input: the entry point libFuzzer calls (via atheris) and the corpus replay uses."""
-    body, reads, limits = plan(data)
+    body, reads, limits = plan(data, LIMITS)
     whole = run([body], limits)
     pieces = run(reads, limits)
     if pieces != whole:
@@ -66,14 +50,5 @@ def TestOneInput(data: bytes) -> None:
             raise AssertionError(f"bad line {line!r}")
 
 
-def main() -> None:
-    # Imported here so that replaying the corpus (tests/) does not need atheris.
-    import atheris  # type: ignore[import-untyped, import-not-found, unused-ignore]
-
-    atheris.instrument_all()
-    atheris.Setup(sys.argv, TestOneInput)
-    atheris.Fuzz()
-
-
 if __name__ == "__main__":
-    main()
+    main(TestOneInput)

@@ -21,32 +21,15 @@ valid UTF-8.
 
 from __future__ import annotations
 
-import itertools
-import sys
+from _harness import main, plan
 
 from agent_adapter.errors import StreamError
 from agent_adapter.sse import SSEParser
 
+LIMITS = ("max_line_bytes", "max_event_bytes")
+"""The parser limits the two header bytes set, in order, with bit 0x10."""
+
 Outcome = tuple[list[tuple[str, str, str, int | None]], str, int | None, bool] | None
-
-
-def plan(data: bytes) -> tuple[bytes, list[bytes], dict[str, int]]:
-    """Decode the input layout: the body, the reads to feed it in, the parser limits."""
-    flags = data[0] if data else 0
-    start = 1 + 2 * (flags & 0x0F)
-    cut_bytes = data[1:start]
-    limits: dict[str, int] = {}
-    if flags & 0x10:
-        line, event = (data[start : start + 2] + b"\0\0")[:2]
-        limits = {"max_line_bytes": line, "max_event_bytes": event}
-        start += 2
-    body = data[start:]
-    cuts = sorted(
-        int.from_bytes(cut_bytes[i : i + 2], "little") % (len(body) + 1)
-        for i in range(0, len(cut_bytes) - 1, 2)
-    )
-    reads = [body[a:b] for a, b in itertools.pairwise([0, *cuts, len(body)])]
-    return body, reads, limits
 
 
 def run(reads: list[bytes], limits: dict[str, int]) -> Outcome:
@@ -73,7 +56,7 @@ def run_raw(
 
 def TestOneInput(data: bytes) -> None:
     """One input: the entry point libFuzzer calls (via atheris) and the corpus replay uses."""
-    body, reads, limits = plan(data)
+    body, reads, limits = plan(data, LIMITS)
     whole = run([body], limits)
     pieces = run(reads, limits)
     if pieces != whole:
@@ -84,14 +67,5 @@ def TestOneInput(data: bytes) -> None:
         raise AssertionError(f"feed_raw gave {raw!r}, feed gave {expected!r}")
 
 
-def main() -> None:
-    # Imported here so that replaying the corpus (tests/) does not need atheris.
-    import atheris  # type: ignore[import-untyped, import-not-found, unused-ignore]
-
-    atheris.instrument_all()
-    atheris.Setup(sys.argv, TestOneInput)
-    atheris.Fuzz()
-
-
 if __name__ == "__main__":
-    main()
+    main(TestOneInput)

@@ -3,7 +3,9 @@
 Discovery is by name: ``fuzz/<name>_fuzz.py`` is the harness for the files in
 ``fuzz/corpus/<name>/``. Each harness exposes ``TestOneInput(data: bytes)``
 and imports without atheris. A harness without a corpus, or a corpus without
-a harness, fails here instead of being skipped.
+a harness, fails here instead of being skipped. ``fuzz/`` goes on ``sys.path``,
+as when a harness runs as a script, for the helpers the harnesses share
+(``fuzz/_harness.py``: no ``_fuzz.py`` suffix, so not taken for a harness).
 """
 
 from __future__ import annotations
@@ -33,6 +35,8 @@ INPUTS = [
 @cache
 def harness(name: str) -> Callable[[bytes], None]:
     """Load ``fuzz/<name>_fuzz.py`` from its path and return its ``TestOneInput``."""
+    if str(FUZZ) not in sys.path:
+        sys.path.insert(0, str(FUZZ))
     module_name = f"_fuzz_harness_{name}"
     spec = importlib.util.spec_from_file_location(module_name, HARNESSES[name])
     assert spec is not None
