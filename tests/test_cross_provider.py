@@ -99,3 +99,34 @@ async def test_one_agent_loop_runs_on_every_provider(provider: str, streamed: bo
     sent = srv.requests[1].body
     assert call.name.encode() in sent
     assert b"18" in sent
+
+
+WAV = "UklGRiQAAABXQVZFZm10IBAAAAABAAEAQB8AAEAfAAABAAgAZGF0YQAAAAA="
+
+
+@pytest.mark.parametrize(
+    ("provider", "call", "field"),
+    [
+        ("anthropic", "embed", "model"),
+        ("anthropic", "audio", "messages[0].content[1]"),
+        ("ollama", "audio", "messages[0].content[1]"),
+        ("deepseek", "image", "messages[0].content[1]"),
+    ],
+)
+async def test_asking_a_provider_for_what_it_lacks_fails_before_any_io(
+    provider: str, call: str, field: str
+) -> None:
+    parts: dict[str, Any] = {
+        "audio": {"type": "input_audio", "input_audio": {"data": WAV, "format": "wav"}},
+        "image": {"type": "image_url", "image_url": {"url": PNG}},
+    }
+    async with MockServer(handler=provider_reply) as srv:
+        async with aa.Client(provider, api_key="k", base_url=srv.base_url) as client:
+            with pytest.raises(aa.ValidationError) as info:
+                if call == "embed":
+                    await client.embed(model="m", input=["x"])
+                else:
+                    content = [{"type": "text", "text": "listen"}, parts[call]]
+                    await client.chat(model="m", messages=[{"role": "user", "content": content}])
+            assert info.value.field == field
+        assert srv.requests == []
