@@ -44,7 +44,7 @@ from typing import Any, Final, Literal
 
 import msgspec
 
-from ..errors import AdapterError, ServerError, StreamError, ValidationError
+from ..errors import AdapterError, StreamError, ValidationError
 from ..sse import SSEParser
 from ..types import (
     ChatRequest,
@@ -493,13 +493,7 @@ class AnthropicAdapter(Adapter):
         try:
             message = _message_decoder.decode(body)
         except (msgspec.DecodeError, msgspec.ValidationError) as exc:
-            raise ServerError(
-                f"malformed Anthropic response: {exc}",
-                provider=self.name,
-                status=status,
-                retryable=False,
-                body=body[:2000].decode("utf-8", "replace"),
-            ) from None
+            raise self.malformed(status, body, f"malformed Anthropic response: {exc}") from None
         if message.type == "error" or message.error is not None:
             raise self.error(status, headers, body)
         text: list[str] = []

@@ -177,6 +177,33 @@ class Adapter(ABC):
         """The vectors of a successful embeddings call."""
         raise ValidationError(f"{self.name} has no embeddings endpoint", field="model")
 
+    def embed_request(self, path: str, request: EmbedRequest) -> HttpRequest:
+        """``POST {base}{path}`` with ``model``, ``input``, ``dimensions`` and ``extra``.
+
+        The embeddings body shared by the providers whose API takes exactly that.
+        """
+        if not request.input:
+            raise ValidationError("nothing to embed", field="input")
+        body: dict[str, Any] = {"model": request.model, "input": request.input}
+        if request.dimensions is not None:
+            body["dimensions"] = request.dimensions
+        if request.extra:
+            body.update(request.extra)
+        return self.request("POST", path, json_encode(body))
+
+    def malformed(self, status: int, body: bytes, message: str) -> ServerError:
+        """A 2xx reply we cannot read: not retried (the same reply would come back).
+
+        The error keeps the start of the body for the caller to inspect.
+        """
+        return ServerError(
+            message,
+            provider=self.name,
+            status=status,
+            retryable=False,
+            body=body[:2000].decode("utf-8", "replace"),
+        )
+
     def check(self, request: ChatRequest) -> None:
         """Raise ``ValidationError`` for what this provider cannot do, before any I/O."""
         caps = self.capabilities

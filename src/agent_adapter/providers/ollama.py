@@ -18,7 +18,7 @@ from typing import Any
 
 import msgspec
 
-from ..errors import AdapterError, ServerError, StreamError, ValidationError
+from ..errors import AdapterError, StreamError, ValidationError
 from ..sse import NDJSONDecoder
 from ..types import (
     ChatRequest,
@@ -240,14 +240,7 @@ class OllamaAdapter(Adapter):
 
     def encode_embed(self, request: EmbedRequest) -> HttpRequest:
         """``POST {base}/api/embed`` with the ``input`` list (and ``dimensions``)."""
-        if not request.input:
-            raise ValidationError("nothing to embed", field="input")
-        body: dict[str, Any] = {"model": request.model, "input": request.input}
-        if request.dimensions is not None:
-            body["dimensions"] = request.dimensions
-        if request.extra:
-            body.update(request.extra)
-        return self.request("POST", "/api/embed", json_encode(body))
+        return self.embed_request("/api/embed", request)
 
     # -- responses --------------------------------------------------------------
 
@@ -256,7 +249,7 @@ class OllamaAdapter(Adapter):
         try:
             line = _line_decoder.decode(body)
         except _DECODE_ERRORS as exc:
-            raise self._malformed(status, body, f"malformed response: {exc}") from None
+            raise self.malformed(status, body, f"malformed response: {exc}") from None
         if line.error is not None:
             raise _classify(
                 self.name, line.error, status=line.status or status, headers=headers, body=body
@@ -286,11 +279,11 @@ class OllamaAdapter(Adapter):
         try:
             raw = _embed_decoder.decode(body)
         except _DECODE_ERRORS as exc:
-            raise self._malformed(status, body, f"malformed embeddings response: {exc}") from None
+            raise self.malformed(status, body, f"malformed embeddings response: {exc}") from None
         if raw.error is not None:
             raise _classify(self.name, raw.error, status=status, headers=headers, body=body)
         if raw.embeddings is None:
-            raise self._malformed(status, body, "embeddings response has no embeddings")
+            raise self.malformed(status, body, "embeddings response has no embeddings")
         prompt = raw.prompt_eval_count or 0
         return EmbedResponse(
             vectors=raw.embeddings,
@@ -311,15 +304,6 @@ class OllamaAdapter(Adapter):
         if error is None:
             error = body.decode("utf-8", "replace").strip()[:500]
         return _classify(self.name, error, status=status, headers=headers, body=body)
-
-    def _malformed(self, status: int, body: bytes, message: str) -> ServerError:
-        return ServerError(
-            message,
-            provider=self.name,
-            status=status,
-            retryable=False,
-            body=body[:2000].decode("utf-8", "replace"),
-        )
 
 
 def _classify(

@@ -16,7 +16,7 @@ from typing import Any
 
 from msgspec import UNSET
 
-from ..errors import AdapterError, ServerError, ValidationError
+from ..errors import AdapterError, ValidationError
 from ..types import (
     ChatRequest,
     ChatResponse,
@@ -195,14 +195,7 @@ class ZhipuAdapter(Adapter):
 
     def encode_embed(self, request: EmbedRequest) -> HttpRequest:
         """``POST {base}/embeddings`` (``embedding-3`` takes ``dimensions``)."""
-        if not request.input:
-            raise ValidationError("nothing to embed", field="input")
-        body: dict[str, Any] = {"model": request.model, "input": request.input}
-        if request.dimensions is not None:
-            body["dimensions"] = request.dimensions
-        if request.extra:
-            body.update(request.extra)
-        return self.request("POST", "/embeddings", json_encode(body))
+        return self.embed_request("/embeddings", request)
 
     # -- responses --------------------------------------------------------------
 
@@ -211,12 +204,12 @@ class ZhipuAdapter(Adapter):
         try:
             raw = _RESPONSE.decode(body)
         except _DECODE_ERRORS as exc:
-            raise self._malformed(status, body, f"malformed response: {exc}") from None
+            raise self.malformed(status, body, f"malformed response: {exc}") from None
         if raw.error is not None and not raw.choices:
             raise _classify_error(self.name, raw.error, status=status, headers=headers, body=body)
         response = _chat_response(raw, self.name, _FINISH)
         if response is None:
-            raise self._malformed(status, body, "response has no choices")
+            raise self.malformed(status, body, "response has no choices")
         return response
 
     def stream_decoder(self, request: ChatRequest) -> OpenAIStreamDecoder:
@@ -230,7 +223,7 @@ class ZhipuAdapter(Adapter):
         try:
             raw = _EMBEDDINGS.decode(body)
         except _DECODE_ERRORS as exc:
-            raise self._malformed(status, body, f"malformed embeddings response: {exc}") from None
+            raise self.malformed(status, body, f"malformed embeddings response: {exc}") from None
         return _embeddings(raw, self.name)
 
     # -- errors -----------------------------------------------------------------
@@ -247,15 +240,6 @@ class ZhipuAdapter(Adapter):
                 provider=self.name, status=status, headers=headers, message=text[:500], body=body
             )
         return _classify_error(self.name, raw.error, status=status, headers=headers, body=body)
-
-    def _malformed(self, status: int, body: bytes, message: str) -> ServerError:
-        return ServerError(
-            message,
-            provider=self.name,
-            status=status,
-            retryable=False,
-            body=body[:2000].decode("utf-8", "replace"),
-        )
 
 
 def _classify_error(
