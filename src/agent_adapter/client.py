@@ -8,17 +8,16 @@ stays cheap. One client holds one connection pool and any number of provider ada
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
-import anyio
 import msgspec
 
-from .errors import AdapterError, StructuredOutputError, TimeoutError, ValidationError
+from .errors import StructuredOutputError, ValidationError
 from .providers.base import request_id
 from .registry import create_adapter, split_model
-from .resilience import RetryPolicy, Timeouts, retrying
+from .resilience import RetryPolicy, Timeouts
+from .runner import Call, exchange, run_to_end
 from .stream import ChatStream
 from .transport import Transport
 from .validation import CHAT_PARAMS, build_chat_request, build_embed_request
@@ -26,7 +25,7 @@ from .validation import CHAT_PARAMS, build_chat_request, build_embed_request
 if TYPE_CHECKING:
     from types import TracebackType
 
-    from .providers.base import Adapter, HttpRequest
+    from .providers.base import Adapter
     from .types import ChatRequest, ChatResponse, EmbedResponse, Message, Tool
 
 __all__ = ["Client"]
@@ -118,30 +117,17 @@ class Client:
         ``reasoning``, ... and ``extra`` for provider-specific body fields.
         """
         adapter, request = self._prepare(model, messages, tools, params, stream=False)
-        http = adapter.encode(request)
-        limits = _timeouts(timeouts) or self.timeouts
-        policy = _retry(retry) or self.retry
+        call = Call("chat", adapter, adapter.encode(request), *self._limits(timeouts, retry))
         transport = self.transport
-        deadline = anyio.current_time() + limits.total if limits.total else math.inf
 
-        async def attempt(n: int) -> ChatResponse:
-            try:
-                return await _exchange(transport, adapter, http, limits)
-            except AdapterError as error:
-                if error.provider is None:
-                    error.provider = adapter.name
-                raise
-
-        with anyio.CancelScope(deadline=deadline) as scope:
-            response = await retrying(attempt, policy, deadline=deadline)
-            response.provider = adapter.name
+        async def attempt(call: Call) -> ChatResponse:
+            status, headers, body = await exchange(transport, call)
+            response = call.adapter.decode(status, headers, body)
+            response.request_id = request_id(headers)
+            response.provider = call.adapter.name
             return _parsed(request, response)
-        assert scope.cancelled_caught
-        raise TimeoutError(
-            f"total timeout: {limits.total} s passed without a response",
-            which="total",
-            provider=adapter.name,
-        )
+
+        return await run_to_end(call, attempt)
 
     def stream(
         self,
@@ -159,14 +145,12 @@ class Client:
         any I/O; the request is sent on entering the ``async with``.
         """
         adapter, request = self._prepare(model, messages, tools, params, stream=True)
+        call = Call("stream", adapter, adapter.encode(request), *self._limits(timeouts, retry))
         return ChatStream(
+            call,
             transport=self.transport,
-            adapter=adapter,
             request=request,
-            http=adapter.encode(request),
-            timeouts=_timeouts(timeouts) or self.timeouts,
-            retry=_retry(retry) or self.retry,
-            finish=lambda response: _parsed(request, response),
+            postprocess=lambda response: _parsed(request, response),
         )
 
     async def embed(
@@ -184,26 +168,17 @@ class Client:
         request = build_embed_request(bare, input, dimensions=dimensions, extra=extra)
         if not adapter.capabilities.embeddings:
             raise ValidationError(f"{adapter.name} has no embeddings endpoint", field="model")
-        http = adapter.encode_embed(request)
-        limits = _timeouts(timeouts) or self.timeouts
-        policy = _retry(retry) or self.retry
+        call = Call("embed", adapter, adapter.encode_embed(request), *self._limits(timeouts, retry))
         transport = self.transport
-        deadline = anyio.current_time() + limits.total if limits.total else math.inf
 
-        async def attempt(n: int) -> EmbedResponse:
-            status, headers, body = await _round_trip(transport, http, limits, adapter)
-            result = adapter.decode_embed(status, headers, body)
-            result.provider = adapter.name
+        async def attempt(call: Call) -> EmbedResponse:
+            status, headers, body = await exchange(transport, call)
+            result = call.adapter.decode_embed(status, headers, body)
+            result.provider = call.adapter.name
             result.model = result.model or request.model
             return result
 
-        with anyio.CancelScope(deadline=deadline):
-            return await retrying(attempt, policy, deadline=deadline)
-        raise TimeoutError(
-            f"total timeout: {limits.total} s passed without a response",
-            which="total",
-            provider=adapter.name,
-        )
+        return await run_to_end(call, attempt)
 
     # -- plumbing ------------------------------------------------------------
 
@@ -226,6 +201,12 @@ class Client:
         adapter, bare = self._resolve(model)
         request = build_chat_request(bare, messages, tools=tools, stream=stream, **params)
         return adapter, request  # adapter.encode() checks the provider's capabilities
+
+    def _limits(
+        self, timeouts: Timeouts | float | None, retry: RetryPolicy | int | None
+    ) -> tuple[Timeouts, RetryPolicy]:
+        """A call's deadlines and retry policy: its own overrides, else the client's."""
+        return _timeouts(timeouts) or self.timeouts, _retry(retry) or self.retry
 
     def _resolve(self, model: str) -> tuple[Adapter, str]:
         if not isinstance(model, str) or not model:
@@ -254,34 +235,6 @@ class Client:
             )
             self._adapters[provider] = adapter
         return adapter
-
-
-async def _round_trip(
-    transport: Transport, http: HttpRequest, limits: Timeouts, adapter: Adapter
-) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
-    """Send, read the whole body, release the connection; non-2xx raises the adapter's error."""
-    try:
-        response = await transport.send(http, limits)
-        try:
-            body = await response.read()
-        finally:
-            await response.aclose()
-        if not 200 <= response.status < 300:
-            raise adapter.error(response.status, response.headers, body)
-        return response.status, response.headers, body
-    except AdapterError as error:
-        if error.provider is None:
-            error.provider = adapter.name
-        raise
-
-
-async def _exchange(
-    transport: Transport, adapter: Adapter, http: HttpRequest, limits: Timeouts
-) -> ChatResponse:
-    status, headers, body = await _round_trip(transport, http, limits, adapter)
-    response = adapter.decode(status, headers, body)
-    response.request_id = request_id(headers)
-    return response
 
 
 def _parsed(request: ChatRequest, response: ChatResponse) -> ChatResponse:

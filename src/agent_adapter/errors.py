@@ -148,7 +148,8 @@ class StreamError(AdapterError):
 
     ``partial`` holds the response assembled so far (a ``ChatResponse``) when
     there is one; ``cause`` (also ``__cause__``) the provider error that ended
-    the stream, if any.
+    the stream, if any; ``truncated`` is true when the body ended before the
+    protocol's terminator.
     """
 
     def __init__(
@@ -157,11 +158,13 @@ class StreamError(AdapterError):
         *,
         partial: Any = None,
         cause: AdapterError | None = None,
+        truncated: bool = False,
         **kwargs: Any,
     ) -> None:
         super().__init__(message, **kwargs)
         self.partial = partial
         self.cause = cause
+        self.truncated = truncated
 
 
 class StructuredOutputError(AdapterError):

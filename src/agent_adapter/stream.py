@@ -17,29 +17,46 @@ the pool.
 
 from __future__ import annotations
 
+import enum
 import math
 import warnings
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import anyio
 
 from .accumulate import Accumulator
 from .errors import AdapterError, StreamError, StructuredOutputError, TimeoutError
 from .providers.base import request_id
-from .resilience import retrying
+from .runner import Call, Outcome, outcome_of, run
 
 if TYPE_CHECKING:
     from types import TracebackType
 
-    from .providers.base import Adapter, HttpRequest, StreamDecoder
-    from .resilience import RetryPolicy, Timeouts
+    from .providers.base import StreamDecoder
     from .transport import Response, Transport
     from .types import ChatRequest, ChatResponse, StreamChunk
 
-__all__ = ["ChatStream"]
+__all__ = ["ChatStream", "StreamState"]
 
 DRAIN_SECONDS = 1.0
 """After the protocol terminator, how long we wait for the body's end to reuse the connection."""
+
+ERROR_BODY_SECONDS = 30.0
+"""How long an error body may take to arrive when the call sets no read timeout."""
+
+
+class StreamState(enum.Enum):
+    """Where a stream is in its life; it only ever moves forward."""
+
+    NEW = "new"
+    """Created; the request is sent on entering ``async with`` (or on the first ``__anext__``)."""
+    OPENING = "opening"
+    """Attempts are running; nothing has reached the caller, so a failure may be retried."""
+    STREAMING = "streaming"
+    """Content reached the caller; a failure now raises with the partial response."""
+    ENDED = "ended"
+    """The call is over (complete, failed, timed out, closed or abandoned)."""
 
 
 class ChatStream:
@@ -47,80 +64,70 @@ class ChatStream:
 
     ``response`` is the assembled ``ChatResponse`` (complete after the last
     chunk, partial before); ``ttft`` is the seconds from the call to the
-    first content; ``chunk_count`` how many chunks were decoded.
+    first content; ``chunk_count`` how many chunks were decoded; ``state``
+    where the stream is in its life.
+
+    Every ending (complete, error, timeout, cancellation, ``break``,
+    ``aclose()`` from another task, a stream abandoned without closing) goes
+    through ``_end`` once: it closes or pools the connection and ends the
+    call. Ending one *attempt* (before a retry) is ``_drop_response``.
     """
 
     __slots__ = (
         "_acc",
-        "_adapter",
-        "_closed",
+        "_call",
+        "_closing",
         "_decoder",
         "_end_time",
-        "_ended",
-        "_final",
-        "_finish",
+        "_ended_event",
         "_first_content",
-        "_http",
         "_last_content",
         "_pending",
         "_pos",
-        "_released",
+        "_postprocess",
         "_request",
         "_request_id",
         "_resp",
-        "_retry",
-        "_start_time",
-        "_started",
-        "_timeouts",
-        "_total_deadline",
+        "_result",
+        "_state",
         "_transport",
         "_wait_scope",
-        "attempts",
         "chunk_count",
     )
 
     def __init__(
         self,
+        call: Call,
         *,
         transport: Transport,
-        adapter: Adapter,
         request: ChatRequest,
-        http: HttpRequest,
-        timeouts: Timeouts,
-        retry: RetryPolicy,
-        finish: Any = None,
+        postprocess: Callable[[ChatResponse], ChatResponse] | None = None,
     ) -> None:
+        self._call = call
         self._transport = transport
-        self._adapter = adapter
         self._request = request
-        self._http: HttpRequest | None = http  # dropped once no retry can need it
-        self._timeouts = timeouts
-        self._retry = retry
-        self._finish = finish
+        self._postprocess = postprocess  # the complete response -> what the caller gets
+        self._state = StreamState.NEW
         self._acc = Accumulator()
         self._pending: list[StreamChunk] = []
         self._pos = 0
         self._resp: Response | None = None
         self._decoder: StreamDecoder | None = None
-        self._started = False
-        self._ended = False
-        self._closed = False
+        self._closing = False  # aclose() asked for the end
         self._wait_scope: anyio.CancelScope | None = None
-        self._released: anyio.Event | None = None  # made only when aclose() must wait
-        self._start_time = 0.0
-        self._total_deadline = math.inf
+        self._ended_event: anyio.Event | None = None  # made only when aclose() must wait
         self._first_content: float | None = None
         self._last_content = 0.0
         self._end_time: float | None = None
-        self._final: ChatResponse | None = None
+        self._result: ChatResponse | None = None
         self._request_id: str | None = None
         self.chunk_count = 0
-        self.attempts = 0
 
     # -- public surface ----------------------------------------------------
 
     async def __aenter__(self) -> ChatStream:
-        await self._start()
+        if self._state is StreamState.NEW:
+            await self._open()
         return self
 
     async def __aexit__(
@@ -139,112 +146,116 @@ class ChatStream:
             chunk = self._pending[self._pos]
             self._pos += 1
             return chunk
-        if not self._started:
-            await self._start()
+        state = self._state
+        if state is StreamState.STREAMING:
+            try:
+                await self._pull(until_content=False)
+            except AdapterError as error:
+                wrapped = self._as_stream_error(error)
+                await self._end(outcome_of(wrapped), wrapped)
+                raise wrapped from error
+            except BaseException as exc:
+                await self._end(outcome_of(exc), exc)
+                raise
             return await self.__anext__()
-        if self._ended or self._closed:
-            raise StopAsyncIteration
-        try:
-            await self._pull(until_content=False)
-        except AdapterError as error:
-            await self._release()
-            raise self._as_stream_error(error) from error
-        except BaseException:
-            await self._release()
-            raise
-        return await self.__anext__()
+        if state is StreamState.NEW:
+            await self._open()
+            return await self.__anext__()
+        raise StopAsyncIteration
 
     def __del__(self) -> None:
         # An abandoned stream (never closed, never read to the end) must not keep its
-        # connection open or its pool slot taken: shut the socket now and say so.
-        resp = getattr(self, "_resp", None)
+        # connection open or its pool slot taken: shut the socket now, end the call, say so.
+        if getattr(self, "_state", StreamState.ENDED) is StreamState.ENDED:
+            return
+        self._state = StreamState.ENDED
+        resp, self._resp = self._resp, None
         if resp is not None and resp.abort():
             warnings.warn(
                 "ChatStream was not closed; use 'async with client.stream(...)'",
                 ResourceWarning,
                 stacklevel=1,
             )
+        self._call.end("cancelled")
 
     async def aclose(self) -> None:
         """Stop the stream and close its connection; safe from any task, idempotent."""
-        self._closed = True
+        if self._state is StreamState.ENDED:
+            return
+        self._closing = True
         if self._wait_scope is not None:
-            # Another task is blocked reading: wake it; it closes the response itself.
-            self._released = released = anyio.Event()
+            # Another task is blocked on the network: wake it; it ends the stream itself.
+            self._ended_event = ended = anyio.Event()
             self._wait_scope.cancel()
-            await released.wait()
+            await ended.wait()
         else:
-            await self._release()
+            await self._end("cancelled")
+
+    @property
+    def state(self) -> StreamState:
+        """Where the stream is in its life."""
+        return self._state
+
+    @property
+    def attempts(self) -> int:
+        """How many attempts the call has made so far."""
+        return self._call.attempts
 
     @property
     def response(self) -> ChatResponse:
         """The assembled response (partial until the stream has ended)."""
-        return self._final if self._final is not None else self._assemble()
-
-    def _assemble(self) -> ChatResponse:
-        response = self._acc.response(self._adapter.name)
-        response.request_id = self._request_id
-        response.ttft = self.ttft
-        if self._end_time is not None:
-            response.duration = self._end_time - self._start_time
-            usage = response.usage
-            if usage is not None and self._first_content is not None:
-                generating = self._end_time - self._first_content
-                if generating > 0 and usage.completion_tokens:
-                    response.tokens_per_second = usage.completion_tokens / generating
-        return response
+        return self._result if self._result is not None else self._assemble()
 
     @property
     def ttft(self) -> float | None:
         """Seconds from the start of the call to the first content."""
-        if self._first_content is None:
+        start = self._call.start
+        if self._first_content is None or start is None:
             return None
-        return self._first_content - self._start_time
+        return self._first_content - start
 
-    # -- machinery ---------------------------------------------------------
+    # -- the call and its attempts -------------------------------------------
 
-    async def _start(self) -> None:
-        if self._started:
-            return
-        self._started = True
-        self._start_time = anyio.current_time()
-        total = self._timeouts.total
-        self._total_deadline = self._start_time + total if total else math.inf
+    async def _open(self) -> None:
+        """Run attempts until one delivers content (or the whole stream)."""
+        self._state = StreamState.OPENING
         try:
-            with anyio.CancelScope(deadline=self._total_deadline) as scope:
-                await retrying(self._attempt, self._retry, deadline=self._total_deadline)
-            if scope.cancelled_caught:
-                raise self._timeout("total")
-            self._http = None  # content reached the caller: no retry will resend the body
-        except BaseException:
-            await self._release()
+            await run(self._call, self._attempt)
+        except BaseException as exc:
+            await self._end(outcome_of(exc), exc)
             raise
+        self._call.http = None  # content reached the caller: no retry will resend the body
+        if self._state is StreamState.OPENING:
+            self._state = StreamState.STREAMING
 
-    async def _attempt(self, n: int) -> None:
-        self.attempts = n + 1
-        await self._release()
+    async def _attempt(self, call: Call) -> None:
+        await self._drop_response()  # what a failed attempt before this one left
         self._acc = Accumulator()
         self._pending, self._pos = [], 0
-        self._ended = False
-        adapter = self._adapter
+        adapter = call.adapter
         try:
-            assert self._http is not None
-            resp = await self._transport.send(self._http, self._timeouts)
-            self._resp = resp
+            assert call.http is not None
+            with anyio.CancelScope() as scope:
+                self._wait_scope = scope
+                try:
+                    self._resp = resp = await self._transport.send(call.http, call.timeouts)
+                finally:
+                    self._wait_scope = None
+            if self._closing:
+                await self._end("cancelled")
+                raise StopAsyncIteration  # aclose() from another task ended the stream
             self._request_id = request_id(resp.headers)
             if not 200 <= resp.status < 300:
                 body = await self._read_error_body(resp)
                 raise adapter.error(resp.status, resp.headers, body)
             self._decoder = adapter.stream_decoder(self._request)
             await self._pull(until_content=True)
-        except AdapterError as error:
-            if error.provider is None:
-                error.provider = adapter.name
-            await self._release()
+        except AdapterError:
+            await self._drop_response()
             raise
 
     async def _read_error_body(self, resp: Response) -> bytes:
-        with anyio.move_on_after(self._timeouts.read or 30.0):
+        with anyio.move_on_after(self._call.timeouts.read or ERROR_BODY_SECONDS):
             return await resp.read(limit=1 << 20)
         return b""
 
@@ -259,8 +270,7 @@ class ChatStream:
                 tail = decoder.flush()  # end of body: what only the end completes
                 if tail:
                     self._take(tail)
-                self._finish_body(decoder)
-                await self._release()  # read to the end: the connection goes back to the pool
+                await self._body_ended(decoder)
                 return
             if decoder.done:
                 continue  # after the terminator: only draining to reuse the connection
@@ -282,82 +292,96 @@ class ChatStream:
         else:
             self._pending.extend(chunks)
 
-    def _finish_body(self, decoder: StreamDecoder) -> None:
-        self._ended = True
+    async def _body_ended(self, decoder: StreamDecoder) -> None:
+        """The body is over: a truncated one fails this attempt, a complete one ends the call."""
         self._end_time = anyio.current_time()
         if not decoder.end():
             raise StreamError(
                 "the stream ended before its terminator (truncated)",
-                provider=self._adapter.name,
+                provider=self._call.provider,
                 retryable=self._first_content is None,
-                partial=self._acc.response(self._adapter.name),
+                partial=self._acc.response(self._call.provider),
+                truncated=True,
             )
-        final = self._assemble()
-        self._final = self._finish(final) if self._finish is not None else final
+        complete = self._assemble()
+        self._result = self._postprocess(complete) if self._postprocess is not None else complete
+        await self._end("ok")  # read to the end: the connection goes back to the pool
 
     async def _wait(self, resp: Response, *, drain: bool) -> bytes:
         """One network read under the earliest applicable deadline."""
+        call = self._call
+        start = call.start
+        assert start is not None
         if drain:
             which, phase = "idle", anyio.current_time() + DRAIN_SECONDS
         elif self._first_content is None:
-            which, budget = "first_token", self._timeouts.first_token
-            phase = self._start_time + budget if budget else math.inf
+            which, budget = "first_token", call.timeouts.first_token
+            phase = start + budget if budget else math.inf
         else:
-            which, budget = "idle", self._timeouts.idle
+            which, budget = "idle", call.timeouts.idle
             phase = self._last_content + budget if budget else math.inf
-        if phase >= self._total_deadline:
-            which, phase = "total", self._total_deadline
+        if phase >= call.deadline:
+            which, phase = "total", call.deadline
         with anyio.CancelScope(deadline=phase) as scope:
             self._wait_scope = scope
             try:
                 return await resp.next_chunk()
             finally:
                 self._wait_scope = None
-        if self._closed:
-            await self._release()
+        if self._closing:
+            await self._end("cancelled")
             raise StopAsyncIteration  # aclose() from another task ended the stream
         if drain:
-            await self._release()  # the body did not end: close instead of reusing
+            await self._drop_response()  # the body did not end: close instead of reusing
             return b""
-        raise self._timeout(which)
-
-    def _timeout(self, which: str) -> TimeoutError:
-        limits = {
-            "total": self._timeouts.total,
-            "first_token": self._timeouts.first_token,
-            "idle": self._timeouts.idle,
-        }
-        return TimeoutError(
-            f"{which} timeout: {limits.get(which)} s passed without "
-            + ("a response" if which == "total" else "streamed content"),
-            which=which,
-            provider=self._adapter.name,
-            retryable=False,  # these deadlines count from the start of the call, not per attempt
-        )
+        raise call.timeout(which)
 
     def _as_stream_error(self, error: AdapterError) -> AdapterError:
         """After content reached the caller, a failure becomes a StreamError with the partial."""
+        provider = self._call.provider
         if isinstance(error, StreamError | TimeoutError | StructuredOutputError):
             if error.partial is None:
-                error.partial = self._acc.response(self._adapter.name)
+                error.partial = self._acc.response(provider)
             error.retryable = False
             return error
-        wrapped = StreamError(
+        return StreamError(
             f"the stream failed after content was delivered: {error}",
-            provider=error.provider or self._adapter.name,
+            provider=error.provider or provider,
             status=error.status,
             retryable=False,
             request_id=error.request_id,
             body=error.body,
             code=error.code,
-            partial=self._acc.response(self._adapter.name),
+            partial=self._acc.response(provider),
             cause=error,
         )
-        return wrapped
 
-    async def _release(self) -> None:
+    def _assemble(self) -> ChatResponse:
+        response = self._acc.response(self._call.provider)
+        response.request_id = self._request_id
+        response.ttft = self.ttft
+        start = self._call.start
+        if self._end_time is not None and start is not None:
+            response.duration = self._end_time - start
+            usage = response.usage
+            if usage is not None and self._first_content is not None:
+                generating = self._end_time - self._first_content
+                if generating > 0 and usage.completion_tokens:
+                    response.tokens_per_second = usage.completion_tokens / generating
+        return response
+
+    # -- endings ---------------------------------------------------------------
+
+    async def _drop_response(self) -> None:
+        """End this attempt's exchange: pool the connection if read to its end, else close it."""
         resp, self._resp = self._resp, None
         if resp is not None:
             await resp.aclose()
-        if self._released is not None:
-            self._released.set()
+
+    async def _end(self, outcome: Outcome, error: BaseException | None = None) -> None:
+        """The single end of the call, whatever the ending; later calls do nothing more."""
+        self._state = StreamState.ENDED
+        await self._drop_response()
+        self._call.end(outcome, error)
+        if self._ended_event is not None:
+            self._ended_event.set()
