@@ -7,8 +7,7 @@ from collections.abc import Sequence
 
 import msgspec
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
+from hypothesis import given, settings, strategies as st
 
 from agent_adapter.errors import StreamError
 from agent_adapter.sse import NDJSONDecoder

@@ -13,8 +13,7 @@ import re
 from collections.abc import Iterable, Sequence
 
 import pytest
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
+from hypothesis import HealthCheck, given, settings, strategies as st
 
 from agent_adapter.errors import StreamError
 from agent_adapter.sse import MAX_RETRY_MS, ServerSentEvent, SSEParser

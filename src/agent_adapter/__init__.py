@@ -12,42 +12,23 @@ from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
 
-_EXPORTS = {
-    "Client": "client",
-    "ChatStream": "stream",
-    "SyncClient": "sync",
-    "Timeouts": "resilience",
-    "RetryPolicy": "resilience",
-    "Message": "types",
-    "TextPart": "types",
-    "ImagePart": "types",
-    "AudioPart": "types",
-    "FilePart": "types",
-    "Tool": "types",
-    "ToolCall": "types",
-    "ToolCallDelta": "types",
-    "ChatRequest": "types",
-    "ChatResponse": "types",
-    "StreamChunk": "types",
-    "Usage": "types",
-    "EmbedResponse": "types",
-    "AdapterError": "errors",
-    "ValidationError": "errors",
-    "AuthenticationError": "errors",
-    "PermissionDeniedError": "errors",
-    "NotFoundError": "errors",
-    "RateLimitError": "errors",
-    "ContextLengthError": "errors",
-    "ContentFilterError": "errors",
-    "BadRequestError": "errors",
-    "ServerError": "errors",
-    "APIConnectionError": "errors",
-    "TimeoutError": "errors",
-    "StreamError": "errors",
-    "StructuredOutputError": "errors",
-    "CircuitOpenError": "errors",
-    "AllProvidersFailedError": "errors",
-}
+_MODULES = {
+    "client": ("Client",),
+    "stream": ("ChatStream",),
+    "sync": ("SyncClient",),
+    "resilience": ("RetryPolicy", "Timeouts"),
+    "types": (
+        "AudioPart", "ChatRequest", "ChatResponse", "EmbedResponse", "FilePart", "ImagePart",
+        "Message", "StreamChunk", "TextPart", "Tool", "ToolCall", "ToolCallDelta", "Usage",
+    ),
+    "errors": (
+        "APIConnectionError", "AdapterError", "AllProvidersFailedError", "AuthenticationError",
+        "BadRequestError", "CircuitOpenError", "ContentFilterError", "ContextLengthError",
+        "NotFoundError", "PermissionDeniedError", "RateLimitError", "ServerError", "StreamError",
+        "StructuredOutputError", "TimeoutError", "ValidationError",
+    ),
+}  # fmt: skip
+_EXPORTS = {name: module for module, names in _MODULES.items() for name in names}
 
 __all__ = sorted(_EXPORTS)
 
@@ -55,93 +36,38 @@ if TYPE_CHECKING:
     from .client import Client as Client
     from .errors import (
         AdapterError as AdapterError,
-    )
-    from .errors import (
         AllProvidersFailedError as AllProvidersFailedError,
-    )
-    from .errors import (
         APIConnectionError as APIConnectionError,
-    )
-    from .errors import (
         AuthenticationError as AuthenticationError,
-    )
-    from .errors import (
         BadRequestError as BadRequestError,
-    )
-    from .errors import (
         CircuitOpenError as CircuitOpenError,
-    )
-    from .errors import (
         ContentFilterError as ContentFilterError,
-    )
-    from .errors import (
         ContextLengthError as ContextLengthError,
-    )
-    from .errors import (
         NotFoundError as NotFoundError,
-    )
-    from .errors import (
         PermissionDeniedError as PermissionDeniedError,
-    )
-    from .errors import (
         RateLimitError as RateLimitError,
-    )
-    from .errors import (
         ServerError as ServerError,
-    )
-    from .errors import (
         StreamError as StreamError,
-    )
-    from .errors import (
         StructuredOutputError as StructuredOutputError,
-    )
-    from .errors import (
         TimeoutError as TimeoutError,
-    )
-    from .errors import (
         ValidationError as ValidationError,
     )
-    from .resilience import RetryPolicy as RetryPolicy
-    from .resilience import Timeouts as Timeouts
+    from .resilience import RetryPolicy as RetryPolicy, Timeouts as Timeouts
     from .stream import ChatStream as ChatStream
     from .sync import SyncClient as SyncClient
     from .types import (
         AudioPart as AudioPart,
-    )
-    from .types import (
         ChatRequest as ChatRequest,
-    )
-    from .types import (
         ChatResponse as ChatResponse,
-    )
-    from .types import (
         EmbedResponse as EmbedResponse,
-    )
-    from .types import (
         FilePart as FilePart,
-    )
-    from .types import (
         ImagePart as ImagePart,
-    )
-    from .types import (
         Message as Message,
-    )
-    from .types import (
         StreamChunk as StreamChunk,
-    )
-    from .types import (
         TextPart as TextPart,
-    )
-    from .types import (
         Tool as Tool,
-    )
-    from .types import (
         ToolCall as ToolCall,
-    )
-    from .types import (
         ToolCallDelta as ToolCallDelta,
-    )
-    from .types import (
         Usage as Usage,
     )
 
