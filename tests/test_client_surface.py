@@ -194,6 +194,51 @@ def test_sync_client_chat_and_stream() -> None:
     anyio.run(scenario)
 
 
+def test_sync_client_wraps_anything_with_the_client_surface() -> None:
+    import anyio
+
+    class Prefixing:
+        """Not a Client: delegates to one and marks what it returns."""
+
+        def __init__(self, inner: aa.Client) -> None:
+            self.inner = inner
+            self.closed = False
+
+        async def chat(self, **kwargs: object) -> aa.ChatResponse:
+            response = await self.inner.chat(**kwargs)  # type: ignore[arg-type]
+            response.content = "wrapped: " + response.content
+            return response
+
+        def stream(self, **kwargs: object) -> aa.ChatStream:
+            return self.inner.stream(**kwargs)  # type: ignore[arg-type]
+
+        async def embed(self, **kwargs: object) -> aa.EmbedResponse:
+            return await self.inner.embed(**kwargs)  # type: ignore[arg-type]
+
+        async def aclose(self) -> None:
+            self.closed = True
+            await self.inner.aclose()
+
+    async def scenario() -> None:
+        async with MockServer() as srv:
+            srv.enqueue(Reply.json(completion("hi")), Reply.sse(text_stream("a", "b")))
+            wrapped = Prefixing(aa.Client("openai", api_key="k", base_url=srv.base_url + "/v1"))
+
+            def blocking() -> tuple[str, str]:
+                with aa.SyncClient(wrapped) as client:
+                    r = client.chat(model="gpt-4o", messages=USER)
+                    with client.stream(model="gpt-4o", messages=USER) as s:
+                        text = "".join(c.delta for c in s)
+                    return r.content, text
+
+            assert await anyio.to_thread.run_sync(blocking) == ("wrapped: hi", "ab")
+            assert wrapped.closed
+            with pytest.raises(aa.ValidationError, match="retry"):
+                aa.SyncClient(wrapped, retry=3)
+
+    anyio.run(scenario)
+
+
 @pytest.mark.anyio
 async def test_chat_response_carries_the_request_id() -> None:
     async with MockServer() as srv:

@@ -7,13 +7,14 @@ retries, cancellation, connection reuse) is exactly the async client's.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from contextlib import AbstractContextManager, ExitStack
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from anyio.from_thread import BlockingPortal, start_blocking_portal
 
 from .client import Client
+from .errors import ValidationError
 
 if TYPE_CHECKING:
     from types import TracebackType
@@ -21,19 +22,51 @@ if TYPE_CHECKING:
     from .stream import ChatStream
     from .types import ChatResponse, EmbedResponse, StreamChunk
 
-__all__ = ["SyncClient"]
+__all__ = ["AsyncChatClient", "SyncClient"]
+
+
+class AsyncChatClient(Protocol):
+    """What ``SyncClient`` wraps: the ``Client`` surface (``Client`` itself, or a router)."""
+
+    @property
+    def chat(self) -> Callable[..., Awaitable[ChatResponse]]: ...
+
+    @property
+    def stream(self) -> Callable[..., ChatStream]: ...
+
+    @property
+    def embed(self) -> Callable[..., Awaitable[EmbedResponse]]: ...
+
+    async def aclose(self) -> None: ...
 
 
 class SyncClient:
     """A blocking client: ``SyncClient("openai").chat(model=..., messages=...)``.
 
     Takes the same arguments as ``Client`` plus ``backend`` (``"asyncio"`` or
-    ``"trio"``) for the background loop. Close it (or use ``with``) to stop
+    ``"trio"``) for the background loop, or an object with the ``Client``
+    surface to wrap instead of a provider name (``SyncClient(client)``); it
+    then owns that object and closes it. Close it (or use ``with``) to stop
     that thread and its connections.
     """
 
-    def __init__(self, provider: str | None = None, *, backend: str = "asyncio", **kwargs: Any):
-        self._client = Client(provider, **kwargs)  # validates before a thread is started
+    def __init__(
+        self,
+        provider: str | AsyncChatClient | None = None,
+        *,
+        backend: str = "asyncio",
+        **kwargs: Any,
+    ) -> None:
+        if provider is None or isinstance(provider, str):
+            # Validates (unknown provider, missing key) before a thread is started.
+            self._client: AsyncChatClient = Client(provider, **kwargs)
+        elif kwargs:
+            raise ValidationError(
+                "client options go to the wrapped client, not to SyncClient",
+                field=sorted(kwargs)[0],
+            )
+        else:
+            self._client = provider
         self._closed = False
         self._exit = ExitStack()
         self._portal: BlockingPortal = self._exit.enter_context(
