@@ -1,4 +1,4 @@
-"""Deadlines and retries: the only code in the library that sleeps.
+"""Deadlines and the one retry loop.
 
 ``Timeouts`` names every deadline a call has; ``RetryPolicy`` decides whether
 and how long to wait before another attempt; ``retrying`` runs attempts under
@@ -15,9 +15,9 @@ from typing import TypeVar
 
 import anyio
 
-from .errors import AdapterError, ValidationError
+from ..errors import AdapterError, ValidationError
 
-__all__ = ["RetryPolicy", "Timeouts", "retrying"]
+__all__ = ["NO_RETRY", "RetryPolicy", "Timeouts", "retrying"]
 
 T = TypeVar("T")
 
