@@ -8,6 +8,7 @@ stays cheap. One client holds one connection pool and any number of provider ada
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -17,7 +18,7 @@ from .errors import StructuredOutputError, ValidationError
 from .providers.base import request_id
 from .registry import create_adapter, split_model
 from .resilience import RetryPolicy, Timeouts
-from .runner import Call, exchange, run_to_end
+from .runner import Call, Gate, Operation, exchange, run_to_end
 from .stream import ChatStream
 from .transport import Transport
 from .validation import CHAT_PARAMS, build_chat_request, build_embed_request
@@ -25,8 +26,8 @@ from .validation import CHAT_PARAMS, build_chat_request, build_embed_request
 if TYPE_CHECKING:
     from types import TracebackType
 
-    from .providers.base import Adapter
-    from .types import ChatRequest, ChatResponse, EmbedResponse, Message, Tool
+    from .providers.base import Adapter, HttpRequest
+    from .types import ChatRequest, ChatResponse, EmbedRequest, EmbedResponse, Message, Tool
 
 __all__ = ["Client"]
 
@@ -117,17 +118,7 @@ class Client:
         ``reasoning``, ... and ``extra`` for provider-specific body fields.
         """
         adapter, request = self._prepare(model, messages, tools, params, stream=False)
-        call = Call("chat", adapter, adapter.encode(request), *self._limits(timeouts, retry))
-        transport = self.transport
-
-        async def attempt(call: Call) -> ChatResponse:
-            status, headers, body = await exchange(transport, call)
-            response = call.adapter.decode(status, headers, body)
-            response.request_id = request_id(headers)
-            response.provider = call.adapter.name
-            return _parsed(request, response)
-
-        return await run_to_end(call, attempt)
+        return await self._chat(adapter, request, *self._limits(timeouts, retry))
 
     def stream(
         self,
@@ -145,13 +136,7 @@ class Client:
         any I/O; the request is sent on entering the ``async with``.
         """
         adapter, request = self._prepare(model, messages, tools, params, stream=True)
-        call = Call("stream", adapter, adapter.encode(request), *self._limits(timeouts, retry))
-        return ChatStream(
-            call,
-            transport=self.transport,
-            request=request,
-            postprocess=lambda response: _parsed(request, response),
-        )
+        return self._stream(adapter, request, *self._limits(timeouts, retry))
 
     async def embed(
         self,
@@ -168,7 +153,68 @@ class Client:
         request = build_embed_request(bare, input, dimensions=dimensions, extra=extra)
         if not adapter.capabilities.embeddings:
             raise ValidationError(f"{adapter.name} has no embeddings endpoint", field="model")
-        call = Call("embed", adapter, adapter.encode_embed(request), *self._limits(timeouts, retry))
+        return await self._embed(adapter, request, *self._limits(timeouts, retry))
+
+    # -- the entry points without per-call hooks (a Router calls these per candidate) --
+
+    async def _chat(
+        self,
+        adapter: Adapter,
+        request: ChatRequest,
+        timeouts: Timeouts,
+        retry: RetryPolicy,
+        *,
+        start: float | None = None,
+        deadline: float = math.inf,
+    ) -> ChatResponse:
+        call = self._call("chat", adapter, adapter.encode(request), timeouts, retry, request.model)
+        call.start, call.deadline = start, deadline
+        transport = self.transport
+
+        async def attempt(call: Call) -> ChatResponse:
+            status, headers, body = await exchange(transport, call)
+            response = call.adapter.decode(status, headers, body)
+            response.request_id = request_id(headers)
+            response.provider = call.adapter.name
+            call.usage = response.usage
+            return _parsed(request, response)
+
+        return await run_to_end(call, attempt)
+
+    def _stream(
+        self,
+        adapter: Adapter,
+        request: ChatRequest,
+        timeouts: Timeouts,
+        retry: RetryPolicy,
+        *,
+        start: float | None = None,
+        deadline: float = math.inf,
+    ) -> ChatStream:
+        call = self._call(
+            "stream", adapter, adapter.encode(request), timeouts, retry, request.model
+        )
+        call.start, call.deadline = start, deadline
+        return ChatStream(
+            call,
+            transport=self.transport,
+            request=request,
+            postprocess=lambda response: _parsed(request, response),
+        )
+
+    async def _embed(
+        self,
+        adapter: Adapter,
+        request: EmbedRequest,
+        timeouts: Timeouts,
+        retry: RetryPolicy,
+        *,
+        start: float | None = None,
+        deadline: float = math.inf,
+    ) -> EmbedResponse:
+        http = adapter.encode_embed(request)
+        call = self._call("embed", adapter, http, timeouts, retry, request.model)
+        call.start, call.deadline = start, deadline
         transport = self.transport
 
         async def attempt(call: Call) -> EmbedResponse:
@@ -179,6 +225,29 @@ class Client:
             return result
 
         return await run_to_end(call, attempt)
+
+    def _call(
+        self,
+        operation: Operation,
+        adapter: Adapter,
+        http: HttpRequest,
+        timeouts: Timeouts,
+        retry: RetryPolicy,
+        model: str,
+    ) -> Call:
+        return Call(
+            operation,
+            adapter,
+            http,
+            timeouts,
+            retry,
+            model=model,
+            gates=self._gates(adapter, model),
+        )
+
+    def _gates(self, adapter: Adapter, model: str) -> tuple[Gate, ...]:
+        """This client's per-attempt gates for ``model`` on ``adapter``, in order."""
+        return ()
 
     # -- plumbing ------------------------------------------------------------
 

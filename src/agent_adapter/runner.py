@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Literal, TypeVar
+from typing import TYPE_CHECKING, Literal, Protocol, TypeVar
 
 import anyio
 
@@ -25,8 +25,19 @@ if TYPE_CHECKING:
     from .providers.base import Adapter, Headers, HttpRequest
     from .resilience import RetryPolicy, Timeouts
     from .transport import Transport
+    from .types import Usage
 
-__all__ = ["Call", "Outcome", "exchange", "outcome_of", "run"]
+__all__ = [
+    "Call",
+    "Gate",
+    "Operation",
+    "Outcome",
+    "Permit",
+    "exchange",
+    "outcome_of",
+    "run",
+    "run_to_end",
+]
 
 T = TypeVar("T")
 
@@ -34,27 +45,62 @@ Operation = Literal["chat", "stream", "embed"]
 Outcome = Literal["ok", "error", "timeout", "cancelled", "truncated"]
 
 
+class Permit(Protocol):
+    """What a gate hands an admitted attempt. ``settle`` is called exactly once."""
+
+    def head(self, status: int, headers: Headers) -> None:
+        """The response head arrived (rate-limit headers are read here)."""
+
+    def settle(self, call: Call, error: BaseException | None) -> None:
+        """The attempt's exchange is over: ``error`` is what ended it, ``None`` for success.
+
+        A failed attempt settles when it fails; the attempt that succeeded
+        settles at the end of the call (for a stream: when the stream ends),
+        so a concurrency slot is held for as long as the stream is open.
+        """
+
+
+class Gate(Protocol):
+    """One per-attempt admission check: concurrency, a rate bucket, a circuit breaker."""
+
+    async def enter(self, call: Call) -> Permit:
+        """Admit the attempt, waiting (never past ``call.deadline``) or refusing before I/O.
+
+        A refusal is a local error (``CircuitOpenError``, a local
+        ``RateLimitError``, ``QueueFullError``) with ``.retry_after`` set and
+        ``retryable=False``: it has already waited what it may.
+        """
+        ...
+
+
 class Call:
     """One logical call and what its attempts share.
 
-    ``start`` and ``deadline`` are set when the runner starts the call (for a
-    stream: on entering it). ``http`` is the encoded request; a stream drops it
-    once content reached the caller, since no retry can resend it then.
+    ``start`` is set when the runner starts the call (for a stream: on
+    entering it) unless a router passed its own; ``deadline`` is the earliest
+    of the one given and ``start + timeouts.total``. ``http`` is the encoded
+    request; a stream drops it once content reached the caller, since no
+    retry can resend it then. ``gates`` are entered in order before every
+    attempt.
     """
 
     __slots__ = (
         "_ended",
         "_on_end",
+        "_permits",
         "adapter",
         "attempts",
         "deadline",
         "error",
+        "gates",
         "http",
+        "model",
         "operation",
         "outcome",
         "retry",
         "start",
         "timeouts",
+        "usage",
     )
 
     def __init__(
@@ -64,19 +110,28 @@ class Call:
         http: HttpRequest,
         timeouts: Timeouts,
         retry: RetryPolicy,
+        *,
+        model: str = "",
+        gates: tuple[Gate, ...] = (),
+        start: float | None = None,
+        deadline: float = math.inf,
     ) -> None:
         self.operation = operation
         self.adapter = adapter
         self.http: HttpRequest | None = http
         self.timeouts = timeouts
         self.retry = retry
-        self.start: float | None = None
-        self.deadline = math.inf
+        self.model = model
+        self.gates = gates
+        self.start = start  # a router passes its own, so every candidate shares one clock
+        self.deadline = deadline
         self.attempts = 0
         self.outcome: Outcome | None = None
         self.error: BaseException | None = None
+        self.usage: Usage | None = None  # the final usage, for correcting token estimates
         self._ended = False
         self._on_end: list[Callable[[Call], None]] = []
+        self._permits: list[Permit] = []
 
     @property
     def provider(self) -> str:
@@ -98,11 +153,33 @@ class Call:
         self._ended = True
         self.outcome = outcome
         self.error = error
+        if self._permits:
+            self.settle(error)
         if self.start is None:
             return
         callbacks, self._on_end = self._on_end, []
         for callback in callbacks:
             callback(self)
+
+    async def admit(self) -> None:
+        """Pass this attempt through every gate in order; a refusal settles those passed."""
+        for gate in self.gates:
+            try:
+                self._permits.append(await gate.enter(self))
+            except BaseException as exc:
+                self.settle(exc)
+                raise
+
+    def response_head(self, status: int, headers: Headers) -> None:
+        """Tell the permits that the response head arrived."""
+        for permit in self._permits:
+            permit.head(status, headers)
+
+    def settle(self, error: BaseException | None) -> None:
+        """Settle the current attempt's permits, last gate first."""
+        permits, self._permits = self._permits, []
+        for permit in reversed(permits):
+            permit.settle(self, error)
 
     @property
     def ended(self) -> bool:
@@ -150,17 +227,22 @@ async def run(call: Call, attempt: Callable[[Call], Awaitable[T]]) -> T:
     does that for calls that are over when an attempt returns; a stream ends
     itself.
     """
-    call.start = now = anyio.current_time()
+    if call.start is None:
+        call.start = anyio.current_time()
     total = call.timeouts.total
-    call.deadline = now + total if total else math.inf
+    if total:
+        call.deadline = min(call.deadline, call.start + total)
 
     async def one(n: int) -> T:
         call.attempts = n + 1
         try:
+            if call.gates:
+                await call.admit()
             return await attempt(call)
-        except AdapterError as error:
-            if error.provider is None:
-                error.provider = call.adapter.name
+        except BaseException as exc:
+            call.settle(exc)
+            if isinstance(exc, AdapterError) and exc.provider is None:
+                exc.provider = call.adapter.name
             raise
 
     with anyio.CancelScope(deadline=call.deadline):
@@ -186,6 +268,8 @@ async def exchange(transport: Transport, call: Call) -> tuple[int, Headers, byte
     """
     assert call.http is not None
     response = await transport.send(call.http, call.timeouts)
+    if call.gates:
+        call.response_head(response.status, response.headers)
     try:
         body = await response.read()
     finally:

@@ -244,6 +244,8 @@ class ChatStream:
             if self._closing:
                 await self._end("cancelled")
                 raise StopAsyncIteration  # aclose() from another task ended the stream
+            if call.gates:
+                call.response_head(resp.status, resp.headers)
             self._request_id = request_id(resp.headers)
             if not 200 <= resp.status < 300:
                 body = await self._read_error_body(resp)
@@ -304,6 +306,7 @@ class ChatStream:
                 truncated=True,
             )
         complete = self._assemble()
+        self._call.usage = complete.usage
         self._result = self._postprocess(complete) if self._postprocess is not None else complete
         await self._end("ok")  # read to the end: the connection goes back to the pool
 
