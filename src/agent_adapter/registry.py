@@ -3,7 +3,7 @@
 Cheap to import: adapter classes are named by ``"module:Class"`` strings and
 imported only when ``create_adapter`` builds one (nothing here imports
 httpcore). OpenAI-compatible services are presets of ``OpenAIAdapter``; their
-wire differences live in ``providers/openai_presets.py``.
+wire differences live in ``providers/openai/presets.py``.
 
 Each entry notes where its base URL and key variable were checked (official
 docs or SDK, read via the project's search tool). "convention" marks an env

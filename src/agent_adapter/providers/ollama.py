@@ -47,7 +47,7 @@ from .base import (
     split_data_url,
 )
 
-__all__ = ["OllamaAdapter"]
+__all__ = ["OllamaAdapter", "OllamaStreamDecoder"]
 
 # ---------------------------------------------------------------------------
 # Wire Structs (request side)
