@@ -206,12 +206,12 @@ class ZhipuAdapter(Adapter):
         try:
             raw = COMPLETION_DECODER.decode(body)
         except DECODE_ERRORS as exc:
-            raise self.malformed(status, body, f"malformed response: {exc}") from None
+            raise self.malformed(status, body, f"malformed response: {exc}", headers) from None
         if raw.error is not None and not raw.choices:
             raise _classify_error(self.name, raw.error, status=status, headers=headers, body=body)
         response = chat_response(raw, self.name, _FINISH)
         if response is None:
-            raise self.malformed(status, body, "response has no choices")
+            raise self.malformed(status, body, "response has no choices", headers)
         return response
 
     def stream_decoder(self, request: ChatRequest) -> ZhipuStreamDecoder:
@@ -223,7 +223,9 @@ class ZhipuAdapter(Adapter):
         try:
             raw = EMBEDDINGS_DECODER.decode(body)
         except DECODE_ERRORS as exc:
-            raise self.malformed(status, body, f"malformed embeddings response: {exc}") from None
+            raise self.malformed(
+                status, body, f"malformed embeddings response: {exc}", headers
+            ) from None
         return embed_response(raw, self.name)
 
     # -- errors -----------------------------------------------------------------

@@ -92,7 +92,9 @@ class AnthropicAdapter(Adapter):
         try:
             message = MESSAGE_DECODER.decode(body)
         except (msgspec.DecodeError, msgspec.ValidationError) as exc:
-            raise self.malformed(status, body, f"malformed Anthropic response: {exc}") from None
+            raise self.malformed(
+                status, body, f"malformed Anthropic response: {exc}", headers
+            ) from None
         if message.type == "error" or message.error is not None:
             raise self.error(status, headers, body)
         text: list[str] = []

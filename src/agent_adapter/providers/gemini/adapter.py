@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import msgspec
 
-from ...errors import AdapterError, ServerError, StreamError, ValidationError
+from ...errors import AdapterError, StreamError, ValidationError
 from ...types import ChatRequest, ChatResponse, EmbedRequest, EmbedResponse
 from ..base import Adapter, Capabilities, Headers, HttpRequest, decode_json
 from .encode import embed_body, request_body, resource_name
@@ -77,10 +77,9 @@ class GeminiAdapter(Adapter):
         try:
             resp = RESPONSE_DECODER.decode(body)
         except msgspec.DecodeError as exc:
-            raise ServerError(
-                f"malformed Gemini response: {exc}", provider=self.name, status=status,
-                retryable=False, body=body.decode("utf-8", "replace"),
-            ) from None  # fmt: skip
+            raise self.malformed(
+                status, body, f"malformed Gemini response: {exc}", headers
+            ) from None
         if resp.error is not None:
             raise classify_error(
                 self.name, status if status >= 400 else None, headers, body,
@@ -90,16 +89,13 @@ class GeminiAdapter(Adapter):
         if cand is None:
             if resp.prompt_feedback is not None and resp.prompt_feedback.block_reason:
                 raise blocked(self.name, resp.prompt_feedback, body)
-            raise ServerError(
-                "Gemini returned no candidates", provider=self.name, status=status,
-                retryable=False, body=body.decode("utf-8", "replace"),
-            )  # fmt: skip
+            raise self.malformed(status, body, "Gemini returned no candidates", headers)
         parts = Parts()
         if cand.content is not None and cand.content.parts:
             try:
                 parts.read(cand.content.parts, resp.response_id, 0, self.name)
             except StreamError as exc:
-                raise ServerError(exc.message, provider=self.name, status=status) from None
+                raise self.malformed(status, body, exc.message, headers) from None
         raw = cand.finish_reason
         return ChatResponse(
             content="".join(parts.text),
@@ -136,17 +132,15 @@ class GeminiAdapter(Adapter):
         try:
             resp = EMBED_DECODER.decode(body)
         except msgspec.DecodeError as exc:
-            raise ServerError(
-                f"malformed Gemini embeddings response: {exc}", provider=self.name,
-                status=status, retryable=False, body=body.decode("utf-8", "replace"),
-            ) from None  # fmt: skip
+            raise self.malformed(
+                status, body, f"malformed Gemini embeddings response: {exc}", headers
+            ) from None
         if resp.error is not None:
             raise classify_error(self.name, None, headers, body, msgspec.to_builtins(resp.error))
         if resp.embeddings is None:
-            raise ServerError(
-                "Gemini embeddings response has no 'embeddings'", provider=self.name,
-                status=status, retryable=False, body=body.decode("utf-8", "replace"),
-            )  # fmt: skip
+            raise self.malformed(
+                status, body, "Gemini embeddings response has no 'embeddings'", headers
+            )
         return EmbedResponse(
             vectors=[e.values for e in resp.embeddings], usage=None, provider=self.name
         )

@@ -21,7 +21,7 @@ from ...types import (
     FilePart,
     ImagePart,
 )
-from ..base import Adapter, Headers, HttpRequest, classify
+from ..base import Adapter, Headers, HttpRequest
 from .encode import chat_body, embed_body
 from .errors import ErrorFacts, error_response, inband_error
 from .presets import Quirks, quirks_for
@@ -156,14 +156,14 @@ class OpenAIAdapter(Adapter):
         try:
             resp = COMPLETION_DECODER.decode(body)
         except DECODE_ERRORS as exc:
-            raise self._malformed(
-                headers, body, f"response is not a chat completion: {exc}"
+            raise self.malformed(
+                status, body, f"response is not a chat completion: {exc}", headers
             ) from None
         if resp.error:
             raise inband_error(self.name, ErrorFacts.of(resp.error), headers, body)
         response = chat_response(resp, self.name, FINISH_REASONS)
         if response is None:
-            raise self._malformed(headers, body, "response has no choices")
+            raise self.malformed(status, body, "response has no choices", headers)
         return response
 
     def stream_decoder(self, request: ChatRequest) -> OpenAIStreamDecoder:
@@ -173,11 +173,6 @@ class OpenAIAdapter(Adapter):
     def error(self, status: int, headers: Headers, body: bytes) -> AdapterError:
         """Classify an error response: body markers first, then the status."""
         return error_response(self.name, status, headers, body)
-
-    def _malformed(self, headers: Headers, body: bytes, why: str) -> AdapterError:
-        return classify(
-            provider=self.name, status=None, headers=headers, message=why, body=body, kind="server"
-        )
 
     # -- embeddings ------------------------------------------------------------------
 
@@ -193,7 +188,7 @@ class OpenAIAdapter(Adapter):
         try:
             resp = EMBEDDINGS_DECODER.decode(body)
         except DECODE_ERRORS as exc:
-            raise self._malformed(
-                headers, body, f"response is not an embeddings list: {exc}"
+            raise self.malformed(
+                status, body, f"response is not an embeddings list: {exc}", headers
             ) from None
         return embed_response(resp, self.name)
