@@ -6,7 +6,11 @@ bodies and events to the right ``AdapterError``), ``stream``
 (``AnthropicStreamDecoder``) and ``adapter`` (``AnthropicAdapter``, which
 joins them).
 
-Decisions worth knowing (see ``shared/wire/anthropic.md``):
+The API: https://docs.anthropic.com/en/api/messages (request and reply),
+https://docs.anthropic.com/en/api/messages-streaming (stream events) and
+https://docs.anthropic.com/en/api/errors (error types).
+
+Decisions worth knowing:
 
 * ``max_tokens`` is required by the API. Without one we send 4096; with a
   thinking budget B, B + 4096; with adaptive thinking, 16384.

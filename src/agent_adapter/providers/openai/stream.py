@@ -1,12 +1,14 @@
 """The ``chat.completion.chunk`` SSE stream decoder (also Zhipu's, with its own tables).
 
-Stream rules (see ``shared/wire/openai.md`` section 7): the stream ends with
-``data: [DONE]``; ``end()`` is ``False`` without it, even when a finish reason
-and the usage chunk already arrived, because the usage chunk is documented to
-be lost on interruption and we cannot tell a complete stream from a cut one
-otherwise. A chunk with a top-level ``error`` (or Groq's ``x_groq.error``, or an
-``event: error``) raises the classified error: a retryable ``ServerError``
-unless its body says more (rate limit, context length, content filter).
+Stream rules (https://platform.openai.com/docs/api-reference/chat/streaming;
+``stream_options`` in https://platform.openai.com/docs/api-reference/chat/create):
+the stream ends with ``data: [DONE]``; ``end()`` is ``False`` without it, even
+when a finish reason and the usage chunk already arrived, because the usage
+chunk is documented to be lost on interruption and we cannot tell a complete
+stream from a cut one otherwise. A chunk with a top-level ``error`` (or
+Groq's ``x_groq.error``, or an ``event: error``) raises the classified error:
+a retryable ``ServerError`` unless its body says more (rate limit, context
+length, content filter).
 """
 
 from __future__ import annotations
