@@ -24,7 +24,7 @@ from agent_adapter.errors import (
     ValidationError,
 )
 from agent_adapter.providers.gemini import SKIP_SIGNATURE, GeminiAdapter
-from agent_adapter.providers.gemini_schema import to_gemini_schema
+from agent_adapter.providers.gemini.schema import to_gemini_schema
 from agent_adapter.types import (
     AudioPart,
     ChatRequest,

@@ -1,7 +1,10 @@
 """Sans-IO tests of the OpenAI Chat Completions adapter and its compatible presets.
 
-Transcripts follow shared/wire/openai.md (OpenAI, Azure, Groq, DeepSeek,
-Mistral, Moonshot, Qwen, OpenRouter, vLLM, xAI) and shared/wire/errors.md.
+Transcripts follow the Chat Completions reference
+(https://platform.openai.com/docs/api-reference/chat) as OpenAI, Azure, Groq,
+DeepSeek, Mistral, Moonshot, Qwen, OpenRouter, vLLM and xAI serve it, and the
+error bodies those services document
+(https://platform.openai.com/docs/guides/error-codes for OpenAI's own).
 """
 
 from __future__ import annotations

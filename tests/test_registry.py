@@ -9,7 +9,7 @@ import pytest
 
 from agent_adapter.errors import AuthenticationError, ValidationError
 from agent_adapter.providers.openai import OpenAIAdapter
-from agent_adapter.providers.openai_presets import QUIRKS
+from agent_adapter.providers.openai.presets import QUIRKS
 from agent_adapter.registry import PROVIDERS, create_adapter, get_spec, names, split_model
 from agent_adapter.types import ChatRequest, Message
 

@@ -1,9 +1,11 @@
-"""The SSE parser against the WHATWG rules (``shared/wire/sse.md``).
+"""The SSE parser against the WHATWG rules.
 
-Three layers: the 48 edge cases of sse.md §10 (each fed whole, one byte at a
-time, as the table splits it, and through ``feed_raw``); hypothesis
-properties against a deliberately naive reference that follows the spec text
-line by line on a fully decoded string; and the size limits.
+The rules are "Parsing an event stream" and "Interpreting an event stream" in
+https://html.spec.whatwg.org/multipage/server-sent-events.html. Three layers:
+48 edge cases of those rules (each fed whole, one byte at a time, as the
+table splits it, and through ``feed_raw``); hypothesis properties against a
+deliberately naive reference that follows the spec text line by line on a
+fully decoded string; and the size limits.
 """
 
 from __future__ import annotations
@@ -18,9 +20,9 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 from agent_adapter.errors import StreamError
 from agent_adapter.sse import MAX_RETRY_MS, ServerSentEvent, SSEParser
 
-Event = tuple[str, str, str]  # (type, data, last event id), as sse.md writes them
+Event = tuple[str, str, str]  # (type, data, last event id) of a dispatched event
 
-# --------------------------------------------------------------------------- sse.md §10
+# --------------------------------------------------------------------------- edge cases
 # (number, reads, expected events, reconnection time afterwards, end() result)
 CASES: list[tuple[int, tuple[bytes, ...], list[Event], int | None, bool]] = [
     (1, (b"data: hello\n\n",), [("message", "hello", "")], None, True),
@@ -201,7 +203,7 @@ def test_trailing_comment_is_a_clean_end() -> None:
         (b"99999999999", MAX_RETRY_MS),
         (b"\xd9\xa3", None),  # ARABIC-INDIC DIGIT THREE is a digit, but not an ASCII one
         (b"\xc2\xb2", None),  # SUPERSCRIPT TWO
-        (b"", None),  # sse.md: an empty value is ignored
+        (b"", None),  # no digits at all: ignored like any other non-number
         (b"+1", None),
         (b" 1", None),  # ``retry:  1`` keeps one space in the value
     ],

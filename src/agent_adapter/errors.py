@@ -124,7 +124,11 @@ class RateLimitError(AdapterError):
 
 
 class ServerError(AdapterError):
-    """5xx, 529 and "overloaded" errors, including those inside a 200 stream."""
+    """5xx, 529 and "overloaded" errors, including those inside a 200 stream.
+
+    Also a 2xx reply that cannot be read, with ``retryable=False`` (see
+    ``Adapter.malformed``).
+    """
 
     retryable_default = True
 

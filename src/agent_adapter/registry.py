@@ -3,7 +3,7 @@
 Cheap to import: adapter classes are named by ``"module:Class"`` strings and
 imported only when ``create_adapter`` builds one (nothing here imports
 httpcore). OpenAI-compatible services are presets of ``OpenAIAdapter``; their
-wire differences live in ``providers/openai_presets.py``.
+wire differences live in ``providers/openai/presets.py``.
 
 Each entry notes where its base URL and key variable were checked (official
 docs or SDK, read via the project's search tool). "convention" marks an env
@@ -161,7 +161,7 @@ PROVIDERS: tuple[ProviderSpec, ...] = (
     _preset("vllm", "http://localhost:8000/v1", ("VLLM_API_KEY",), key_required=False),
     # LM Studio local server default port 1234 (unverified here), no key.
     _preset("lmstudio", "http://localhost:1234/v1", (), key_required=False),
-    # Native protocols (shared/wire/*.md; their adapters are written separately).
+    # Native protocols, each with its own adapter (providers/anthropic, gemini, zhipu, ollama).
     ProviderSpec(
         name="anthropic",
         adapter="agent_adapter.providers.anthropic:AnthropicAdapter",

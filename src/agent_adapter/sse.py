@@ -5,12 +5,13 @@ they return whatever those bytes completed; ``end`` tells them the body is
 over. They never do I/O, never read a clock, and whatever bytes they are fed
 they raise nothing but ``StreamError``, and only when a size limit is exceeded.
 
-The SSE parser follows the WHATWG "event stream" rules (restated in
-``shared/wire/sse.md``). It finds line ends in *bytes* and decodes only what it
-hands out: CR and LF never occur inside a multi-byte UTF-8 sequence, so this is
-the same as decoding the stream incrementally first, a character split across
-reads stays whole in the pending bytes, and the common line, ``data: {json}``,
-goes from network bytes to a JSON decoder without ever becoming a ``str``.
+The SSE parser follows the WHATWG "event stream" rules
+(https://html.spec.whatwg.org/multipage/server-sent-events.html#parsing-an-event-stream).
+It finds line ends in *bytes* and decodes only what it hands out: CR and LF
+never occur inside a multi-byte UTF-8 sequence, so this is the same as
+decoding the stream incrementally first, a character split across reads stays
+whole in the pending bytes, and the common line, ``data: {json}``, goes from
+network bytes to a JSON decoder without ever becoming a ``str``.
 """
 
 from __future__ import annotations

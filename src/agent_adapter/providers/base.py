@@ -191,16 +191,30 @@ class Adapter(ABC):
             body.update(request.extra)
         return self.request("POST", path, json_encode(body))
 
-    def malformed(self, status: int, body: bytes, message: str) -> ServerError:
-        """A 2xx reply we cannot read: not retried (the same reply would come back).
+    def malformed(
+        self, status: int, body: bytes, message: str, headers: Headers = ()
+    ) -> ServerError:
+        """The error for a 2xx reply we cannot read: a ``ServerError`` that is not retried.
 
-        The error keeps the start of the body for the caller to inspect.
+        Every adapter's ``decode`` and ``decode_embed`` raise this when a
+        successful response is not the JSON they expect (not JSON at all,
+        or JSON without the shape: no choices, no candidates, no vectors).
+        Retrying would not help: the same reply would come back (a wrong base
+        URL serving an HTML page, a compatible service whose shape we do not
+        read), so a retry would only multiply the cost and the wait. The
+        vendor SDKs do the same: they do not retry a 200 they cannot parse.
+
+        The error keeps the status, the provider's request id (from
+        ``headers``) and the start of the body (2000 characters), for the
+        caller to see what came back. A malformed *stream* is a
+        ``StreamError`` from the stream decoder instead.
         """
         return ServerError(
             message,
             provider=self.name,
             status=status,
             retryable=False,
+            request_id=request_id(headers),
             body=body[:2000].decode("utf-8", "replace"),
         )
 

@@ -47,7 +47,7 @@ from .base import (
     split_data_url,
 )
 
-__all__ = ["OllamaAdapter"]
+__all__ = ["OllamaAdapter", "OllamaStreamDecoder"]
 
 # ---------------------------------------------------------------------------
 # Wire Structs (request side)
@@ -249,7 +249,7 @@ class OllamaAdapter(Adapter):
         try:
             line = _line_decoder.decode(body)
         except _DECODE_ERRORS as exc:
-            raise self.malformed(status, body, f"malformed response: {exc}") from None
+            raise self.malformed(status, body, f"malformed response: {exc}", headers) from None
         if line.error is not None:
             raise _classify(
                 self.name, line.error, status=line.status or status, headers=headers, body=body
@@ -279,11 +279,13 @@ class OllamaAdapter(Adapter):
         try:
             raw = _embed_decoder.decode(body)
         except _DECODE_ERRORS as exc:
-            raise self.malformed(status, body, f"malformed embeddings response: {exc}") from None
+            raise self.malformed(
+                status, body, f"malformed embeddings response: {exc}", headers
+            ) from None
         if raw.error is not None:
             raise _classify(self.name, raw.error, status=status, headers=headers, body=body)
         if raw.embeddings is None:
-            raise self.malformed(status, body, "embeddings response has no embeddings")
+            raise self.malformed(status, body, "embeddings response has no embeddings", headers)
         prompt = raw.prompt_eval_count or 0
         return EmbedResponse(
             vectors=raw.embeddings,

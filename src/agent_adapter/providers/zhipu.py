@@ -1,10 +1,11 @@
 """Zhipu GLM (BigModel, ``open.bigmodel.cn``) and Z.ai (``api.z.ai``): one wire format.
 
 The API is OpenAI-shaped, so the wire Structs, the reply and usage decoding
-and the SSE stream decoder are OpenAI's (``providers/openai.py``); this module
-keeps only where Zhipu differs: thinking is switched with ``thinking: {"type":
-...}`` and comes back as ``reasoning_content``; streamed tool-call arguments
-need ``tool_stream: true``; finish reasons include ``sensitive`` and
+(``openai.wire``, public for this reason) and the SSE stream decoder
+(``openai.stream``) are OpenAI's; this module keeps only where Zhipu
+differs: thinking is switched with ``thinking: {"type": ...}`` and comes
+back as ``reasoning_content``; streamed tool-call arguments need
+``tool_stream: true``; finish reasons include ``sensitive`` and
 ``network_error``; errors carry a numeric *business code* that says more than
 the HTTP status; images are sent as raw base64 (the official SDKs strip the
 ``data:`` prefix); sampling ranges are narrower.
@@ -17,6 +18,7 @@ from typing import Any
 from msgspec import UNSET
 
 from ..errors import AdapterError, ValidationError
+from ..sse import SSEParser
 from ..types import (
     ChatRequest,
     ChatResponse,
@@ -38,26 +40,26 @@ from .base import (
     json_encode,
     looks_like_context_overflow,
 )
-from .openai import (
-    _DECODE_ERRORS,
-    _EMBEDDINGS,
-    _RESPONSE,
-    OpenAIStreamDecoder,
-    _CallOut,
-    _chat_response,
-    _embeddings,
-    _ErrorBody,
-    _FunctionDef,
-    _FunctionOut,
-    _Image,
-    _ImageURL,
-    _MessageOut,
-    _PartOut,
-    _Text,
-    _ToolOut,
+from .openai.stream import OpenAIStreamDecoder
+from .openai.wire import (
+    COMPLETION_DECODER,
+    DECODE_ERRORS,
+    EMBEDDINGS_DECODER,
+    CallOut,
+    ErrorObject,
+    FunctionDef,
+    FunctionOut,
+    ImageOut,
+    ImageURL,
+    MessageOut,
+    PartOut,
+    TextOut,
+    ToolOut,
+    chat_response,
+    embed_response,
 )
 
-__all__ = ["ZhipuAdapter"]
+__all__ = ["ZhipuAdapter", "ZhipuStreamDecoder"]
 
 # Unknown finish reasons count as a normal ``stop`` (the raw value is kept).
 _FINISH: dict[str, FinishReason] = {
@@ -154,8 +156,8 @@ class ZhipuAdapter(Adapter):
         }
         if request.tools and request.tool_choice != "none":
             body["tools"] = [
-                _ToolOut(
-                    function=_FunctionDef(
+                ToolOut(
+                    function=FunctionDef(
                         name=t.name,
                         description=UNSET if t.description is None else t.description,
                         parameters=t.parameters,
@@ -202,37 +204,37 @@ class ZhipuAdapter(Adapter):
     def decode(self, status: int, headers: Headers, body: bytes) -> ChatResponse:
         """A non-streaming completion; an ``error`` object in a 2xx body is raised."""
         try:
-            raw = _RESPONSE.decode(body)
-        except _DECODE_ERRORS as exc:
-            raise self.malformed(status, body, f"malformed response: {exc}") from None
+            raw = COMPLETION_DECODER.decode(body)
+        except DECODE_ERRORS as exc:
+            raise self.malformed(status, body, f"malformed response: {exc}", headers) from None
         if raw.error is not None and not raw.choices:
             raise _classify_error(self.name, raw.error, status=status, headers=headers, body=body)
-        response = _chat_response(raw, self.name, _FINISH)
+        response = chat_response(raw, self.name, _FINISH)
         if response is None:
-            raise self.malformed(status, body, "response has no choices")
+            raise self.malformed(status, body, "response has no choices", headers)
         return response
 
-    def stream_decoder(self, request: ChatRequest) -> OpenAIStreamDecoder:
-        """OpenAI's SSE decoder (``data: [DONE]`` ends it) with Zhipu's reasons and codes."""
-        return OpenAIStreamDecoder(
-            self.name, finish_reasons=_FINISH, error=_stream_error, parser=self.sse_parser()
-        )
+    def stream_decoder(self, request: ChatRequest) -> ZhipuStreamDecoder:
+        """A fresh decoder for one streamed response."""
+        return ZhipuStreamDecoder(self.name, parser=self.sse_parser())
 
     def decode_embed(self, status: int, headers: Headers, body: bytes) -> EmbedResponse:
         """OpenAI-shaped vectors, put back in input order by ``index``."""
         try:
-            raw = _EMBEDDINGS.decode(body)
-        except _DECODE_ERRORS as exc:
-            raise self.malformed(status, body, f"malformed embeddings response: {exc}") from None
-        return _embeddings(raw, self.name)
+            raw = EMBEDDINGS_DECODER.decode(body)
+        except DECODE_ERRORS as exc:
+            raise self.malformed(
+                status, body, f"malformed embeddings response: {exc}", headers
+            ) from None
+        return embed_response(raw, self.name)
 
     # -- errors -----------------------------------------------------------------
 
     def error(self, status: int, headers: Headers, body: bytes) -> AdapterError:
         """Business code first (``error.code``), HTTP status second."""
         try:
-            raw = _RESPONSE.decode(body)
-        except _DECODE_ERRORS:
+            raw = COMPLETION_DECODER.decode(body)
+        except DECODE_ERRORS:
             raw = None
         if raw is None or raw.error is None:
             text = body.decode("utf-8", "replace").strip()
@@ -244,7 +246,7 @@ class ZhipuAdapter(Adapter):
 
 def _classify_error(
     provider: str,
-    error: _ErrorBody | str,
+    error: ErrorObject | str,
     *,
     status: int | None,
     headers: Headers,
@@ -277,9 +279,18 @@ def _classify_error(
     )
 
 
-def _stream_error(provider: str, error: _ErrorBody | str, payload: bytes) -> AdapterError:
+def _stream_error(provider: str, error: ErrorObject | str, payload: bytes) -> AdapterError:
     """An ``error`` inside a stream: by business code, else a retryable server failure."""
     return _classify_error(provider, error, status=None, headers=(), body=payload, default="server")
+
+
+class ZhipuStreamDecoder(OpenAIStreamDecoder):
+    """OpenAI's SSE decoder (``data: [DONE]`` ends it) with Zhipu's finish reasons and codes."""
+
+    __slots__ = ()
+
+    def __init__(self, provider: str = "zhipu", *, parser: SSEParser | None = None) -> None:
+        super().__init__(provider, finish_reasons=_FINISH, error=_stream_error, parser=parser)
 
 
 def _thinking_type(reasoning: str | dict[str, Any]) -> str:
@@ -296,7 +307,7 @@ def _thinking_type(reasoning: str | dict[str, Any]) -> str:
     return "enabled"
 
 
-def _add_schema_instruction(messages: list[_MessageOut], name: str, schema: dict[str, Any]) -> None:
+def _add_schema_instruction(messages: list[MessageOut], name: str, schema: dict[str, Any]) -> None:
     """Tell the model the schema: appended to the leading system message, or as a new one."""
     text = (
         f"Reply with a single JSON object ({name}) that conforms to this JSON Schema, "
@@ -306,7 +317,7 @@ def _add_schema_instruction(messages: list[_MessageOut], name: str, schema: dict
     if first is not None and first.role == "system" and isinstance(first.content, str):
         first.content = f"{first.content}\n\n{text}" if first.content else text
     else:
-        messages.insert(0, _MessageOut(role="system", content=text))
+        messages.insert(0, MessageOut(role="system", content=text))
 
 
 def _image_url(part: ImagePart, field: str) -> str:
@@ -323,25 +334,25 @@ def _image_url(part: ImagePart, field: str) -> str:
     return part.url
 
 
-def _content(message: Message, i: int) -> str | list[_PartOut] | None:
+def _content(message: Message, i: int) -> str | list[PartOut] | None:
     """Plain text as a string (text models accept only that); parts only with images."""
     content = message.content
     if content is None or isinstance(content, str):
         return content
     if not any(isinstance(p, ImagePart) for p in content):
         return "".join(p.text for p in content if isinstance(p, TextPart))
-    parts: list[_PartOut] = []
+    parts: list[PartOut] = []
     for j, part in enumerate(content):
         if isinstance(part, TextPart):
-            parts.append(_Text(part.text))
+            parts.append(TextOut(part.text))
         elif isinstance(part, ImagePart):
             url = _image_url(part, f"messages[{i}].content[{j}]")
-            parts.append(_Image(_ImageURL(url)))
+            parts.append(ImageOut(ImageURL(url)))
     return parts
 
 
-def _messages(request: ChatRequest) -> list[_MessageOut]:
-    out: list[_MessageOut] = []
+def _messages(request: ChatRequest) -> list[MessageOut]:
+    out: list[MessageOut] = []
     for i, m in enumerate(request.messages):
         role = "system" if m.role == "developer" else m.role
         if role == "tool":
@@ -349,18 +360,18 @@ def _messages(request: ChatRequest) -> list[_MessageOut]:
                 raise ValidationError(
                     "a tool message needs tool_call_id", field=f"messages[{i}].tool_call_id"
                 )
-            out.append(_MessageOut(role="tool", content=m.text(), tool_call_id=m.tool_call_id))
+            out.append(MessageOut(role="tool", content=m.text(), tool_call_id=m.tool_call_id))
         elif role == "assistant":
-            message = _MessageOut(role="assistant", content=m.text())
+            message = MessageOut(role="assistant", content=m.text())
             if m.reasoning:
                 message.reasoning_content = m.reasoning
             if m.tool_calls:
                 message.tool_calls = [
-                    _CallOut(id=tc.id, function=_FunctionOut(tc.name, tc.arguments or "{}"))
+                    CallOut(id=tc.id, function=FunctionOut(tc.name, tc.arguments or "{}"))
                     for tc in m.tool_calls
                 ]
             out.append(message)
         else:
             content = _content(m, i)
-            out.append(_MessageOut(role=role, content=UNSET if content is None else content))
+            out.append(MessageOut(role=role, content=UNSET if content is None else content))
     return out

@@ -33,7 +33,7 @@ from typing import Any
 
 import msgspec
 
-from ..errors import ValidationError
+from ...errors import ValidationError
 
 __all__ = ["to_gemini_schema"]
 

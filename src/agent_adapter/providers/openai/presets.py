@@ -30,7 +30,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from .base import Capabilities
+from ..base import Capabilities
 
 __all__ = ["GENERIC", "QUIRKS", "Quirks", "ReasoningMode", "quirks_for"]
 

@@ -1,0 +1,20 @@
+"""OpenAI Chat Completions, and every service that speaks it (see ``presets``).
+
+Sans-IO, one module per job:
+
+* ``wire``: the request and response Structs and their decoders, built once
+  at import; shared with Zhipu, whose API has the same shape;
+* ``encode``: a ``ChatRequest`` / ``EmbedRequest`` as the preset's JSON body;
+* ``errors``: error bodies (HTTP, in a 200 body, in a stream) to the right
+  ``AdapterError``;
+* ``stream``: ``OpenAIStreamDecoder``, the ``chat.completion.chunk`` SSE decoder;
+* ``presets``: how each compatible service differs (one ``Quirks`` record each);
+* ``adapter``: ``OpenAIAdapter``, which joins them.
+"""
+
+from __future__ import annotations
+
+from .adapter import DEFAULT_AZURE_API_VERSION, OpenAIAdapter
+from .stream import OpenAIStreamDecoder
+
+__all__ = ["DEFAULT_AZURE_API_VERSION", "OpenAIAdapter", "OpenAIStreamDecoder"]
