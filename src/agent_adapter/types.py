@@ -22,6 +22,7 @@ __all__ = [
     "FinishReason",
     "ImagePart",
     "Message",
+    "ReasoningItem",
     "ResponseFormat",
     "Role",
     "StreamChunk",
@@ -92,6 +93,26 @@ class ToolCallDelta(msgspec.Struct, gc=False, kw_only=True):
     arguments: str = ""
 
 
+class ReasoningItem(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
+    """One reasoning block exactly as the provider sent it, to be sent back unchanged.
+
+    Reasoning models want their earlier thinking back on the next turn, each
+    block in its place. ``type`` is the provider's kind: Anthropic
+    ``thinking`` (``text`` and ``signature``) or ``redacted_thinking``
+    (``data``, opaque); OpenAI Responses ``reasoning`` (``id``, the encrypted
+    content in ``data``, the summary text in ``text``). ``index`` is the
+    block's position among the turn's content blocks, so thinking interleaved
+    with tool use keeps its place.
+    """
+
+    type: str
+    text: str | None = None
+    signature: str | None = None
+    data: str | None = None
+    id: str | None = None
+    index: int | None = None
+
+
 class Message(msgspec.Struct, kw_only=True, omit_defaults=True):
     """One turn of a conversation, in OpenAI's shape.
 
@@ -110,6 +131,7 @@ class Message(msgspec.Struct, kw_only=True, omit_defaults=True):
     tool_name: str | None = None
     reasoning: str | None = None
     reasoning_signature: str | None = None
+    reasoning_items: list[ReasoningItem] | None = None
     refusal: str | None = None
 
     def text(self) -> str:
@@ -239,6 +261,7 @@ class ChatResponse(msgspec.Struct, kw_only=True):
     usage: Usage | None = None
     reasoning: str | None = None
     reasoning_signature: str | None = None
+    reasoning_items: list[ReasoningItem] | None = None
     refusal: str | None = None
     id: str | None = None
     model: str | None = None
@@ -258,6 +281,7 @@ class ChatResponse(msgspec.Struct, kw_only=True):
             tool_calls=list(self.tool_calls) or None,
             reasoning=self.reasoning,
             reasoning_signature=self.reasoning_signature,
+            reasoning_items=self.reasoning_items,
             refusal=self.refusal,
         )
 

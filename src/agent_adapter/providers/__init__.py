@@ -1,1 +1,1 @@
-"""Provider adapters: one module per wire protocol, all sans-IO."""
+"""Provider adapters, all sans-IO: a package per large wire protocol (openai, anthropic, gemini), a module per small one."""
