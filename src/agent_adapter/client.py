@@ -115,7 +115,9 @@ class Client:
         ``params`` are OpenAI's names: ``temperature``, ``max_tokens``,
         ``top_p``, ``stop``, ``seed``, ``tool_choice``, ``response_format``
         (a JSON Schema or a ``msgspec.Struct`` type; then ``.parsed``),
-        ``reasoning``, ... and ``extra`` for provider-specific body fields.
+        ``reasoning``, ... and, as in openai-python, ``extra_body`` (alias
+        ``extra``) for provider-specific body fields, ``extra_headers`` and
+        ``extra_query`` for this call's headers and URL query parameters.
         """
         adapter, request = self._prepare(model, messages, tools, params, stream=False)
         return await self._chat(adapter, request, *self._limits(timeouts, retry))
@@ -147,10 +149,24 @@ class Client:
         timeouts: Timeouts | float | None = None,
         retry: RetryPolicy | int | None = None,
         extra: Mapping[str, Any] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> EmbedResponse:
-        """Embed ``input`` (one string or many); one vector per input, in order."""
+        """Embed ``input`` (one string or many); one vector per input, in order.
+
+        ``extra_body`` (alias ``extra``), ``extra_headers`` and ``extra_query`` as for ``chat``.
+        """
         adapter, bare = self._resolve(model)
-        request = build_embed_request(bare, input, dimensions=dimensions, extra=extra)
+        request = build_embed_request(
+            bare,
+            input,
+            dimensions=dimensions,
+            extra=extra,
+            extra_body=extra_body,
+            extra_headers=extra_headers,
+            extra_query=extra_query,
+        )
         if not adapter.capabilities.embeddings:
             raise ValidationError(f"{adapter.name} has no embeddings endpoint", field="model")
         return await self._embed(adapter, request, *self._limits(timeouts, retry))
@@ -167,7 +183,7 @@ class Client:
         start: float | None = None,
         deadline: float = math.inf,
     ) -> ChatResponse:
-        call = self._call("chat", adapter, adapter.encode(request), timeouts, retry, request.model)
+        call = self._call("chat", adapter, adapter.build(request), timeouts, retry, request.model)
         call.start, call.deadline = start, deadline
         transport = self.transport
 
@@ -191,9 +207,7 @@ class Client:
         start: float | None = None,
         deadline: float = math.inf,
     ) -> ChatStream:
-        call = self._call(
-            "stream", adapter, adapter.encode(request), timeouts, retry, request.model
-        )
+        call = self._call("stream", adapter, adapter.build(request), timeouts, retry, request.model)
         call.start, call.deadline = start, deadline
         return ChatStream(
             call,
@@ -212,7 +226,7 @@ class Client:
         start: float | None = None,
         deadline: float = math.inf,
     ) -> EmbedResponse:
-        http = adapter.encode_embed(request)
+        http = adapter.build_embed(request)
         call = self._call("embed", adapter, http, timeouts, retry, request.model)
         call.start, call.deadline = start, deadline
         transport = self.transport
@@ -264,7 +278,7 @@ class Client:
         if unknown:
             raise ValidationError(
                 f"unknown parameter(s) {', '.join(sorted(unknown))}; provider-specific body "
-                "fields go in extra={...}",
+                "fields go in extra_body={...}",
                 field=sorted(unknown)[0],
             )
         adapter, bare = self._resolve(model)

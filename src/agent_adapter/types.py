@@ -172,8 +172,10 @@ class ChatRequest(msgspec.Struct, kw_only=True):
     """A validated chat request, provider-neutral (OpenAI's names).
 
     ``reasoning`` is either an effort level (``"low"``, ``"medium"``,
-    ``"high"``, ...) or ``{"budget_tokens": N}``; ``extra`` is merged into the
-    provider's request body as-is, for options we do not model.
+    ``"high"``, ...) or ``{"budget_tokens": N}``; ``extra`` (the caller's
+    ``extra_body``) is merged into the provider's request body as-is, for
+    options we do not model. ``extra_headers`` (lower-case names) and
+    ``extra_query`` (name, value pairs) are added to this call's HTTP request.
     """
 
     model: str
@@ -194,6 +196,8 @@ class ChatRequest(msgspec.Struct, kw_only=True):
     reasoning: str | dict[str, Any] | None = None
     user: str | None = None
     extra: dict[str, Any] | None = None
+    extra_headers: dict[str, str] | None = None
+    extra_query: list[tuple[str, str]] | None = None
 
 
 class Usage(msgspec.Struct, kw_only=True, gc=False):
@@ -293,6 +297,8 @@ class EmbedRequest(msgspec.Struct, kw_only=True):
     input: list[str]
     dimensions: int | None = None
     extra: dict[str, Any] | None = None
+    extra_headers: dict[str, str] | None = None
+    extra_query: list[tuple[str, str]] | None = None
 
 
 class EmbedResponse(msgspec.Struct, kw_only=True):

@@ -14,6 +14,7 @@ from typing import Any
 import msgspec
 
 from .errors import ValidationError
+from .extras import extra_body_of, extra_headers_of, extra_query_of
 from .providers.base import json_encode, split_data_url
 from .types import (
     AudioPart,
@@ -39,7 +40,7 @@ CHAT_PARAMS = frozenset(
     (
         "temperature", "top_p", "top_k", "max_tokens", "stop", "seed", "presence_penalty",
         "frequency_penalty", "tool_choice", "parallel_tool_calls", "response_format",
-        "reasoning", "user", "extra",
+        "reasoning", "user", "extra", "extra_body", "extra_headers", "extra_query",
     )
 )  # fmt: skip
 """Keyword arguments ``Client.chat``/``Client.stream`` accept besides model, messages, tools."""
@@ -65,6 +66,9 @@ def build_chat_request(
     reasoning: str | Mapping[str, Any] | None = None,
     user: str | None = None,
     extra: Mapping[str, Any] | None = None,
+    extra_body: Mapping[str, Any] | None = None,
+    extra_headers: Mapping[str, str] | None = None,
+    extra_query: Mapping[str, Any] | None = None,
 ) -> ChatRequest:
     """Check every argument and build the provider-neutral request."""
     if not isinstance(model, str) or not model.strip():
@@ -85,8 +89,6 @@ def build_chat_request(
     _integer("top_k", top_k, 1)
     _integer("max_tokens", max_tokens, 1)
     _integer("seed", seed, None)
-    if extra is not None and not isinstance(extra, Mapping):
-        raise ValidationError("must be a mapping", field="extra")
     return ChatRequest(
         model=model,
         messages=_messages(messages),
@@ -105,12 +107,21 @@ def build_chat_request(
         response_format=response_format_of(response_format),
         reasoning=_reasoning(reasoning),
         user=user,
-        extra=dict(extra) if extra else None,
+        extra=extra_body_of(extra, extra_body),
+        extra_headers=extra_headers_of(extra_headers),
+        extra_query=extra_query_of(extra_query),
     )
 
 
 def build_embed_request(
-    model: str, input: str | Iterable[str], *, dimensions: int | None = None, extra: Any = None
+    model: str,
+    input: str | Iterable[str],
+    *,
+    dimensions: int | None = None,
+    extra: Any = None,
+    extra_body: Any = None,
+    extra_headers: Any = None,
+    extra_query: Any = None,
 ) -> EmbedRequest:
     """Check an embeddings call: a non-empty list of strings."""
     if not isinstance(model, str) or not model.strip():
@@ -122,7 +133,14 @@ def build_embed_request(
         if not isinstance(text, str):
             raise ValidationError("must be a string", field=f"input[{i}]")
     _integer("dimensions", dimensions, 1)
-    return EmbedRequest(model=model, input=texts, dimensions=dimensions, extra=extra)
+    return EmbedRequest(
+        model=model,
+        input=texts,
+        dimensions=dimensions,
+        extra=extra_body_of(extra, extra_body),
+        extra_headers=extra_headers_of(extra_headers),
+        extra_query=extra_query_of(extra_query),
+    )
 
 
 def _number(field: str, value: Any, low: float, high: float) -> None:

@@ -40,6 +40,7 @@ class AnthropicAdapter(Adapter):
     """
 
     family = "anthropic"
+    list_headers = frozenset({b"anthropic-beta"})  # a per-call beta adds to the files beta
     capabilities = Capabilities(
         tools=True,
         images=True,
