@@ -18,8 +18,9 @@ _MODULES = {
     "sync": ("SyncClient",),
     "resilience": ("RetryPolicy", "Timeouts"),
     "types": (
-        "AudioPart", "ChatRequest", "ChatResponse", "EmbedResponse", "FilePart", "ImagePart",
-        "Message", "StreamChunk", "TextPart", "Tool", "ToolCall", "ToolCallDelta", "Usage",
+        "AudioPart", "CacheControl", "ChatRequest", "ChatResponse", "EmbedResponse", "FilePart",
+        "ImagePart", "Message", "ReasoningItem", "StreamChunk", "TextPart", "Tool", "ToolCall",
+        "ToolCallDelta", "Usage",
     ),
     "errors": (
         "APIConnectionError", "AdapterError", "AllProvidersFailedError", "AuthenticationError",
@@ -57,12 +58,14 @@ if TYPE_CHECKING:
     from .sync import SyncClient as SyncClient
     from .types import (
         AudioPart as AudioPart,
+        CacheControl as CacheControl,
         ChatRequest as ChatRequest,
         ChatResponse as ChatResponse,
         EmbedResponse as EmbedResponse,
         FilePart as FilePart,
         ImagePart as ImagePart,
         Message as Message,
+        ReasoningItem as ReasoningItem,
         StreamChunk as StreamChunk,
         TextPart as TextPart,
         Tool as Tool,

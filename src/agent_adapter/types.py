@@ -13,6 +13,7 @@ import msgspec
 
 __all__ = [
     "AudioPart",
+    "CacheControl",
     "ChatRequest",
     "ChatResponse",
     "ContentPart",
@@ -37,10 +38,23 @@ Role = Literal["system", "developer", "user", "assistant", "tool"]
 FinishReason = Literal["stop", "length", "tool_calls", "content_filter", "error"]
 
 
+class CacheControl(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
+    """A prompt-cache breakpoint: the prompt up to and including the marked block may be cached.
+
+    Anthropic caches only where it is told to and sends this as the block's
+    ``cache_control`` (``ttl`` ``"5m"``, the default, or ``"1h"``); providers
+    that cache on their own (OpenAI, DeepSeek, Gemini, Zhipu, Ollama) ignore it.
+    """
+
+    type: Literal["ephemeral"] = "ephemeral"
+    ttl: Literal["5m", "1h"] | None = None
+
+
 class TextPart(msgspec.Struct, tag="text", tag_field="type", frozen=True):
-    """A piece of text inside a message's content list."""
+    """A piece of text inside a message's content list; ``cache`` marks a cache breakpoint."""
 
     text: str
+    cache: CacheControl | None = None
 
 
 class ImagePart(msgspec.Struct, tag="image", tag_field="type", frozen=True, kw_only=True):
@@ -54,6 +68,7 @@ class ImagePart(msgspec.Struct, tag="image", tag_field="type", frozen=True, kw_o
     data: bytes | None = None
     media_type: str | None = None
     detail: str | None = None
+    cache: CacheControl | None = None
 
 
 class AudioPart(msgspec.Struct, tag="audio", tag_field="type", frozen=True, kw_only=True):
@@ -61,6 +76,7 @@ class AudioPart(msgspec.Struct, tag="audio", tag_field="type", frozen=True, kw_o
 
     data: bytes
     format: str
+    cache: CacheControl | None = None
 
 
 class FilePart(msgspec.Struct, tag="file", tag_field="type", frozen=True, kw_only=True):
@@ -71,6 +87,7 @@ class FilePart(msgspec.Struct, tag="file", tag_field="type", frozen=True, kw_onl
     file_id: str | None = None
     media_type: str | None = None
     filename: str | None = None
+    cache: CacheControl | None = None
 
 
 ContentPart = TextPart | ImagePart | AudioPart | FilePart
@@ -120,7 +137,8 @@ class Message(msgspec.Struct, kw_only=True, omit_defaults=True):
     (and Anthropic's/Gemini's opaque signature) so the next turn can send them
     back unchanged. ``tool_name`` names the function a ``tool`` message
     answers when the caller knows it (Gemini and Ollama need the name; the
-    adapters find it from the conversation when it is missing).
+    adapters find it from the conversation when it is missing). ``cache`` marks
+    the message's last block as a prompt-cache breakpoint (see ``CacheControl``).
     """
 
     role: Role
@@ -133,6 +151,7 @@ class Message(msgspec.Struct, kw_only=True, omit_defaults=True):
     reasoning_signature: str | None = None
     reasoning_items: list[ReasoningItem] | None = None
     refusal: str | None = None
+    cache: CacheControl | None = None
 
     def text(self) -> str:
         """The message's text: the string content, or its text parts joined."""
@@ -144,7 +163,10 @@ class Message(msgspec.Struct, kw_only=True, omit_defaults=True):
 
 
 class Tool(msgspec.Struct, kw_only=True, omit_defaults=True):
-    """A function the model may call; ``parameters`` is a JSON Schema object."""
+    """A function the model may call; ``parameters`` is a JSON Schema object.
+
+    ``cache`` marks a prompt-cache breakpoint after this tool's definition.
+    """
 
     name: str
     description: str | None = None
@@ -152,6 +174,7 @@ class Tool(msgspec.Struct, kw_only=True, omit_defaults=True):
         default_factory=lambda: {"type": "object", "properties": {}}
     )
     strict: bool | None = None
+    cache: CacheControl | None = None
 
 
 class ResponseFormat(msgspec.Struct, kw_only=True):
@@ -176,6 +199,8 @@ class ChatRequest(msgspec.Struct, kw_only=True):
     ``extra_body``) is merged into the provider's request body as-is, for
     options we do not model. ``extra_headers`` (lower-case names) and
     ``extra_query`` (name, value pairs) are added to this call's HTTP request.
+    ``prompt_cache_key`` groups requests that share a prefix, for providers
+    that route by it (OpenAI); others ignore it.
     """
 
     model: str
@@ -195,6 +220,7 @@ class ChatRequest(msgspec.Struct, kw_only=True):
     response_format: ResponseFormat | None = None
     reasoning: str | dict[str, Any] | None = None
     user: str | None = None
+    prompt_cache_key: str | None = None
     extra: dict[str, Any] | None = None
     extra_headers: dict[str, str] | None = None
     extra_query: list[tuple[str, str]] | None = None

@@ -18,6 +18,7 @@ from .extras import extra_body_of, extra_headers_of, extra_query_of
 from .providers.base import json_encode, split_data_url
 from .types import (
     AudioPart,
+    CacheControl,
     ChatRequest,
     ContentPart,
     EmbedRequest,
@@ -40,7 +41,8 @@ CHAT_PARAMS = frozenset(
     (
         "temperature", "top_p", "top_k", "max_tokens", "stop", "seed", "presence_penalty",
         "frequency_penalty", "tool_choice", "parallel_tool_calls", "response_format",
-        "reasoning", "user", "extra", "extra_body", "extra_headers", "extra_query",
+        "reasoning", "user", "prompt_cache_key", "extra", "extra_body", "extra_headers",
+        "extra_query",
     )
 )  # fmt: skip
 """Keyword arguments ``Client.chat``/``Client.stream`` accept besides model, messages, tools."""
@@ -65,6 +67,7 @@ def build_chat_request(
     response_format: Any = None,
     reasoning: str | Mapping[str, Any] | None = None,
     user: str | None = None,
+    prompt_cache_key: str | None = None,
     extra: Mapping[str, Any] | None = None,
     extra_body: Mapping[str, Any] | None = None,
     extra_headers: Mapping[str, str] | None = None,
@@ -89,6 +92,10 @@ def build_chat_request(
     _integer("top_k", top_k, 1)
     _integer("max_tokens", max_tokens, 1)
     _integer("seed", seed, None)
+    if prompt_cache_key is not None and (
+        not isinstance(prompt_cache_key, str) or not prompt_cache_key
+    ):
+        raise ValidationError("must be a non-empty string", field="prompt_cache_key")
     return ChatRequest(
         model=model,
         messages=_messages(messages),
@@ -107,10 +114,41 @@ def build_chat_request(
         response_format=response_format_of(response_format),
         reasoning=_reasoning(reasoning),
         user=user,
+        prompt_cache_key=prompt_cache_key,
         extra=extra_body_of(extra, extra_body),
         extra_headers=extra_headers_of(extra_headers),
         extra_query=extra_query_of(extra_query),
     )
+
+
+def cache_of(raw: Any, field: str) -> CacheControl | None:
+    """A ``CacheControl`` from ours or a dict like ``{"type": "ephemeral", "ttl": "1h"}``."""
+    if raw is None:
+        return None
+    if isinstance(raw, Mapping):
+        unknown = set(raw) - {"type", "ttl"}
+        if unknown:
+            raise ValidationError(f"unknown keys {sorted(unknown)}", field=field)
+        kind, ttl = raw.get("type", "ephemeral"), raw.get("ttl")
+    elif isinstance(raw, CacheControl):
+        kind, ttl = raw.type, raw.ttl
+    else:
+        raise ValidationError(
+            "must be an agent_adapter.CacheControl or {'type': 'ephemeral', 'ttl': ...}",
+            field=field,
+        )
+    if kind != "ephemeral":
+        raise ValidationError(f"type must be 'ephemeral', got {kind!r}", field=f"{field}.type")
+    if ttl not in (None, "5m", "1h"):
+        raise ValidationError(f"ttl must be '5m' or '1h', got {ttl!r}", field=f"{field}.ttl")
+    return raw if isinstance(raw, CacheControl) else CacheControl(ttl=ttl)
+
+
+def _cache_key(raw: Mapping[str, Any], where: str) -> CacheControl | None:
+    """The ``cache`` (or Anthropic-style ``cache_control``) marker of a dict."""
+    if "cache" in raw and "cache_control" in raw:
+        raise ValidationError("give cache or cache_control, not both", field=f"{where}.cache")
+    return cache_of(raw.get("cache", raw.get("cache_control")), f"{where}.cache")
 
 
 def build_embed_request(
@@ -208,6 +246,7 @@ def _message(raw: Mapping[str, Any] | Message, where: str) -> Message:
             or _optional_str(raw, "reasoning_content", where),
             reasoning_signature=_optional_str(raw, "reasoning_signature", where),
             refusal=_optional_str(raw, "refusal", where),
+            cache=_cache_key(raw, where),
         )
     else:
         raise ValidationError("must be a dict or an agent_adapter.Message", field=where)
@@ -228,6 +267,10 @@ def _message(raw: Mapping[str, Any] | Message, where: str) -> Message:
                     f"only user messages may carry {type(part).__name__}",
                     field=f"{where}.content[{j}]",
                 )
+    cache_of(message.cache, f"{where}.cache")
+    if isinstance(message.content, list):
+        for j, part in enumerate(message.content):
+            cache_of(part.cache, f"{where}.content[{j}].cache")
     return message
 
 
@@ -243,6 +286,8 @@ _MESSAGE_KEYS = frozenset(
         "reasoning_content",
         "reasoning_signature",
         "refusal",
+        "cache",
+        "cache_control",
     )
 )
 
@@ -271,6 +316,12 @@ def _part(raw: Any, where: str) -> ContentPart:
         return TextPart(raw)
     if not isinstance(raw, Mapping):
         raise ValidationError("must be a content part dict", field=where)
+    part = _part_dict(raw, where)
+    cache = _cache_key(raw, where)
+    return part if cache is None else msgspec.structs.replace(part, cache=cache)
+
+
+def _part_dict(raw: Mapping[str, Any], where: str) -> ContentPart:
     kind = raw.get("type")
     if kind == "text":
         text = raw.get("text")
@@ -362,10 +413,12 @@ def _tool(raw: Any, index: int) -> Tool:
             description=function.get("description"),
             parameters=params,
             strict=function.get("strict"),
+            cache=_cache_key(raw, where) or _cache_key(function, f"{where}.function"),
         )
         where = f"{where}.function"
     else:
         raise ValidationError("must be a tool dict or an agent_adapter.Tool", field=where)
+    cache_of(tool.cache, f"{where}.cache")
     if not isinstance(tool.name, str) or not _NAME.match(tool.name):
         raise ValidationError(
             "must be 1-64 characters of letters, digits, _ or -", field=f"{where}.name"

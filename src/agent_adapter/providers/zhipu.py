@@ -8,7 +8,10 @@ back as ``reasoning_content``; streamed tool-call arguments need
 ``tool_stream: true``; finish reasons include ``sensitive`` and
 ``network_error``; errors carry a numeric *business code* that says more than
 the HTTP status; images are sent as raw base64 (the official SDKs strip the
-``data:`` prefix); sampling ranges are narrower.
+``data:`` prefix); sampling ranges are narrower. Context caching is implicit
+(https://docs.bigmodel.cn/cn/guide/capabilities/cache), so ``cache`` markers and
+``prompt_cache_key`` are not sent; cache hits come back as
+``usage.prompt_tokens_details.cached_tokens``, read as ``Usage.cached_tokens``.
 """
 
 from __future__ import annotations

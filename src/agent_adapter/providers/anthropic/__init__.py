@@ -33,6 +33,12 @@ Decisions worth knowing:
   carried by one text and one signature, so the signature then holds the
   blocks themselves, packed (``anthropic-thinking-blocks:[...]``), and the
   encoder sends them back exactly.
+* Prompt caching is explicit: a ``cache`` marker on a tool, a system
+  message, a message (its last block that is not thinking) or a content part
+  becomes that block's ``cache_control`` (``ttl`` ``5m`` or ``1h``), at most
+  four per request; a fifth is a ``ValidationError`` naming it
+  (https://docs.anthropic.com/en/docs/build-with-claude/prompt-caching).
+  ``prompt_cache_key`` has no Anthropic equivalent and is not sent.
 * A 429 without ``retry-after`` is the tier's monthly spend cap, which
   waiting will not lift: a non-retryable ``RateLimitError`` (unless the
   server says ``x-should-retry: true``).

@@ -13,9 +13,9 @@ from collections.abc import Mapping
 from typing import Any, Final, Literal
 
 from ...errors import ValidationError
-from ...types import ChatRequest
+from ...types import ChatRequest, Tool
 from ..base import json_encode
-from .history import encode_history
+from .history import MAX_BREAKPOINTS, encode_history, mark
 from .wire import STRUCTURED_TOOL_PREFIX
 
 __all__ = ["DEFAULT_MAX_TOKENS", "finish_headers", "request_body", "thinking_style"]
@@ -43,7 +43,8 @@ def request_body(request: ChatRequest, options: Mapping[str, Any]) -> tuple[byte
 
     ``options`` are the adapter's: ``thinking``, ``structured_output``, ``max_tokens``.
     """
-    system, turns, needs_files_beta = encode_history(request.messages)
+    history = encode_history(request.messages)
+    system, turns = history.system, history.turns
     if not turns:
         raise ValidationError("no user or assistant message to send", field="messages")
     body: dict[str, Any] = {"model": request.model}
@@ -55,7 +56,10 @@ def request_body(request: ChatRequest, options: Mapping[str, Any]) -> tuple[byte
     output_config: dict[str, Any] = {}
     if effort is not None:
         output_config["effort"] = effort
-    tools = [_encode_tool(tool) for tool in request.tools or ()]
+    tools = [
+        _encode_tool(tool, i, history.breakpoints) for i, tool in enumerate(request.tools or ())
+    ]
+    _check_breakpoints(history.breakpoints)
     choice = _encode_tool_choice(request) if tools else None
     thinking_on = thinking is not None and thinking["type"] != "disabled"
     fmt = request.response_format
@@ -111,7 +115,7 @@ def request_body(request: ChatRequest, options: Mapping[str, Any]) -> tuple[byte
         body["stream"] = True
     if request.extra:
         body.update(request.extra)
-    return json_encode(body), needs_files_beta
+    return json_encode(body), history.files
 
 
 def finish_headers(headers: list[tuple[bytes, bytes]], *, stream: bool, files_beta: bool) -> None:
@@ -229,7 +233,17 @@ def _max_tokens(
     return default
 
 
-def _encode_tool(tool: Any) -> dict[str, Any]:
+def _check_breakpoints(breakpoints: list[str]) -> None:
+    """At most four ``cache_control`` blocks per request, as Anthropic allows."""
+    if len(breakpoints) > MAX_BREAKPOINTS:
+        raise ValidationError(
+            f"Anthropic allows at most {MAX_BREAKPOINTS} cache breakpoints per request; "
+            f"this is number {MAX_BREAKPOINTS + 1} (of {len(breakpoints)})",
+            field=breakpoints[MAX_BREAKPOINTS],
+        )
+
+
+def _encode_tool(tool: Tool, index: int, breakpoints: list[str]) -> dict[str, Any]:
     schema = tool.parameters
     if "type" not in schema:
         schema = {"type": "object", **schema}
@@ -239,6 +253,7 @@ def _encode_tool(tool: Any) -> dict[str, Any]:
     out["input_schema"] = schema
     if tool.strict is not None:
         out["strict"] = tool.strict
+    mark(out, tool.cache, f"tools[{index}].cache", breakpoints)
     return out
 
 

@@ -16,11 +16,16 @@ from typing import Any
 import msgspec
 
 from ...errors import ValidationError
-from ...types import FilePart, ImagePart, Message, TextPart
+from ...types import CacheControl, FilePart, ImagePart, Message, TextPart
 from ..base import b64, split_data_url
 from .wire import PACKED_PREFIX, ThinkingWire
 
-__all__ = ["encode_history"]
+__all__ = ["MAX_BREAKPOINTS", "History", "encode_history", "mark"]
+
+MAX_BREAKPOINTS = 4
+"""Blocks with ``cache_control`` one request may hold
+(https://docs.anthropic.com/en/docs/build-with-claude/prompt-caching)."""
+_THINKING_TYPES = frozenset({"thinking", "redacted_thinking"})
 
 _IMAGE_TYPES = frozenset({"image/jpeg", "image/png", "image/gif", "image/webp"})
 
@@ -28,18 +33,33 @@ _object_decoder = msgspec.json.Decoder(dict[str, Any])
 _packed_decoder = msgspec.json.Decoder(list[ThinkingWire])
 
 
-def encode_history(
-    messages: list[Message],
-) -> tuple[str | list[dict[str, Any]] | None, list[dict[str, Any]], bool]:
-    """``(system, turns, uses file ids)`` for an OpenAI-shaped history."""
-    system: list[str] = []
-    turns: list[dict[str, Any]] = []
-    files = False
+class History:
+    """What the history becomes: ``system``, the turns, the files beta, the cache breakpoints.
+
+    ``breakpoints`` names, in order, every field whose ``cache`` marker became
+    a ``cache_control`` (the request may hold at most ``MAX_BREAKPOINTS``).
+    """
+
+    __slots__ = ("breakpoints", "files", "system", "turns")
+
+    def __init__(self) -> None:
+        self.system: str | list[dict[str, Any]] | None = None
+        self.turns: list[dict[str, Any]] = []
+        self.files = False
+        self.breakpoints: list[str] = []
+
+
+def encode_history(messages: list[Message]) -> History:
+    """The Messages API form of an OpenAI-shaped history."""
+    out = History()
+    system: list[dict[str, Any]] = []
+    turns = out.turns
+    marks = out.breakpoints
     for i, message in enumerate(messages):
         role = message.role
         where = f"messages[{i}]"
         if role in ("system", "developer"):
-            system.append(_system_text(message, where))
+            system.extend(_system_blocks(message, where, marks))
             continue
         if role == "tool":
             if not message.tool_call_id:
@@ -51,58 +71,85 @@ def encode_history(
                 if message.content:
                     result["content"] = message.content
             elif message.content:
-                blocks, used = _encode_parts(message.content, where)
-                files |= used
+                blocks, used = _encode_parts(message.content, where, marks)
+                out.files |= used
                 result["content"] = blocks
+            mark(result, message.cache, f"{where}.cache", marks)
             _append(turns, "user", [result])
         elif role == "user":
             content = message.content
             if content is None or content == "" or content == []:
                 raise ValidationError("a user message needs content", field=f"{where}.content")
             if isinstance(content, str):
-                _append(turns, "user", [{"type": "text", "text": content}])
+                blocks = [{"type": "text", "text": content}]
             else:
-                blocks, used = _encode_parts(content, where)
-                files |= used
-                _append(turns, "user", blocks)
+                blocks, used = _encode_parts(content, where, marks)
+                out.files |= used
+            mark(blocks[-1], message.cache, f"{where}.cache", marks)
+            _append(turns, "user", blocks)
         elif role == "assistant":
-            blocks = _thinking_blocks(message, where)
-            content = message.content
-            if isinstance(content, str):
-                if content:
-                    blocks.append({"type": "text", "text": content})
-            elif content:
-                for j, part in enumerate(content):
-                    if not isinstance(part, TextPart):
-                        raise ValidationError(
-                            "assistant messages may only hold text",
-                            field=f"{where}.content[{j}]",
-                        )
-                    if part.text:
-                        blocks.append({"type": "text", "text": part.text})
-            for j, call in enumerate(message.tool_calls or ()):
-                blocks.append(
-                    {
-                        "type": "tool_use",
-                        "id": call.id,
-                        "name": call.name,
-                        "input": _arguments(call.arguments, f"{where}.tool_calls[{j}].arguments"),
-                    }
-                )
+            blocks = _assistant_blocks(message, where, marks)
             if blocks:
                 _append(turns, "assistant", blocks)
         else:  # pragma: no cover - Role is a Literal; msgspec rejects others earlier
             raise ValidationError(f"unknown role {role!r}", field=f"{where}.role")
     for turn in turns:
         blocks = turn["content"]
-        if len(blocks) == 1 and blocks[0].get("type") == "text":
+        if len(blocks) == 1 and _plain_text(blocks[0]):
             turn["content"] = blocks[0]["text"]
-    sys: str | list[dict[str, Any]] | None = None
-    if len(system) == 1:
-        sys = system[0]
+    if len(system) == 1 and _plain_text(system[0]):
+        out.system = system[0]["text"]
     elif system:
-        sys = [{"type": "text", "text": text} for text in system]
-    return sys, turns, files
+        out.system = system
+    return out
+
+
+def mark(block: dict[str, Any], cache: CacheControl | None, field: str, marks: list[str]) -> None:
+    """Make ``block`` a cache breakpoint (once: a part's own marker wins over its message's)."""
+    if cache is None or "cache_control" in block:
+        return
+    control: dict[str, str] = {"type": cache.type}
+    if cache.ttl is not None:
+        control["ttl"] = cache.ttl
+    block["cache_control"] = control
+    marks.append(field)
+
+
+def _plain_text(block: dict[str, Any]) -> bool:
+    """A text block with nothing else (no cache_control): it may be sent as a bare string."""
+    return block.get("type") == "text" and len(block) == 2
+
+
+def _assistant_blocks(message: Message, where: str, marks: list[str]) -> list[dict[str, Any]]:
+    """An assistant message's blocks: thinking, text, tool_use; its cache on the last one."""
+    blocks = _thinking_blocks(message, where)
+    content = message.content
+    if isinstance(content, str):
+        if content:
+            blocks.append({"type": "text", "text": content})
+    elif content:
+        for j, part in enumerate(content):
+            if not isinstance(part, TextPart):
+                raise ValidationError(
+                    "assistant messages may only hold text", field=f"{where}.content[{j}]"
+                )
+            if part.text:
+                block = {"type": "text", "text": part.text}
+                mark(block, part.cache, f"{where}.content[{j}].cache", marks)
+                blocks.append(block)
+    for j, call in enumerate(message.tool_calls or ()):
+        blocks.append(
+            {
+                "type": "tool_use",
+                "id": call.id,
+                "name": call.name,
+                "input": _arguments(call.arguments, f"{where}.tool_calls[{j}].arguments"),
+            }
+        )
+    cacheable = [b for b in blocks if b["type"] not in _THINKING_TYPES]
+    if cacheable:  # thinking blocks cannot be breakpoints
+        mark(cacheable[-1], message.cache, f"{where}.cache", marks)
+    return blocks
 
 
 def _append(turns: list[dict[str, Any]], role: str, blocks: list[dict[str, Any]]) -> None:
@@ -122,16 +169,27 @@ def _append(turns: list[dict[str, Any]], role: str, blocks: list[dict[str, Any]]
             merged[:] = results + [b for b in merged if b.get("type") != "tool_result"]
 
 
-def _system_text(message: Message, where: str) -> str:
+def _system_blocks(message: Message, where: str, marks: list[str]) -> list[dict[str, Any]]:
+    """A system message as text blocks: one, or one per text part when parts carry a cache."""
     content = message.content
-    if content is None or isinstance(content, str):
-        return content or ""
-    for j, part in enumerate(content):
-        if not isinstance(part, TextPart):
-            raise ValidationError(
-                "system messages may only hold text", field=f"{where}.content[{j}]"
-            )
-    return message.text()
+    if isinstance(content, list):
+        for j, part in enumerate(content):
+            if not isinstance(part, TextPart):
+                raise ValidationError(
+                    "system messages may only hold text", field=f"{where}.content[{j}]"
+                )
+    blocks: list[dict[str, Any]] = []
+    if isinstance(content, list) and any(p.cache is not None for p in content):
+        for j, part in enumerate(content):
+            if isinstance(part, TextPart) and part.text:
+                block = {"type": "text", "text": part.text}
+                mark(block, part.cache, f"{where}.content[{j}].cache", marks)
+                blocks.append(block)
+    else:
+        blocks.append({"type": "text", "text": message.text()})
+    if blocks:
+        mark(blocks[-1], message.cache, f"{where}.cache", marks)
+    return blocks
 
 
 def _thinking_blocks(message: Message, where: str) -> list[dict[str, Any]]:
@@ -176,23 +234,27 @@ def _arguments(arguments: str, field: str) -> Any:
         raise ValidationError("tool arguments are not valid JSON", field=field) from None
 
 
-def _encode_parts(parts: list[Any], where: str) -> tuple[list[dict[str, Any]], bool]:
+def _encode_parts(
+    parts: list[Any], where: str, marks: list[str]
+) -> tuple[list[dict[str, Any]], bool]:
     """Content parts as Anthropic blocks; also whether a file id (a beta feature) was used."""
     blocks: list[dict[str, Any]] = []
     files = False
     for j, part in enumerate(parts):
         field = f"{where}.content[{j}]"
         if isinstance(part, TextPart):
-            if part.text:
-                blocks.append({"type": "text", "text": part.text})
+            if not part.text:
+                continue  # an empty text block is refused (and cannot be cached)
+            block = {"type": "text", "text": part.text}
         elif isinstance(part, ImagePart):
-            blocks.append(_image(part.url, part.data, part.media_type, field))
+            block = _image(part.url, part.data, part.media_type, field)
         elif isinstance(part, FilePart):
             block, used = _document(part, field)
             files |= used
-            blocks.append(block)
         else:
             raise ValidationError("Anthropic does not accept this content", field=field)
+        mark(block, part.cache, f"{field}.cache", marks)
+        blocks.append(block)
     if not blocks:
         raise ValidationError("content is empty", field=f"{where}.content")
     return blocks, files

@@ -18,6 +18,12 @@ Differences from OpenAI's shape that this package absorbs:
 * tool and response schemas are converted to Gemini's OpenAPI subset
   (``schema``); with ``options={"json_schema": True}`` they are sent
   unchanged as ``parametersJsonSchema``/``responseJsonSchema`` instead;
+* caching: implicit caching is automatic, so ``cache`` markers and
+  ``prompt_cache_key`` are ignored; an explicit cache is used by its name,
+  ``extra_body={"cachedContent": "cachedContents/..."}``, and should hold
+  the system instruction and tools itself
+  (https://ai.google.dev/gemini-api/docs/caching); its tokens come back as
+  ``usage.cached_tokens`` (``cachedContentTokenCount``);
 * a stream is SSE whose events are whole ``GenerateContentResponse``s with
   only the new parts; it ends after the chunk that carries ``finishReason``.
 

@@ -10,6 +10,13 @@ Sans-IO, one module per job:
 * ``stream``: ``OpenAIStreamDecoder``, the ``chat.completion.chunk`` SSE decoder;
 * ``presets``: how each compatible service differs (one ``Quirks`` record each);
 * ``adapter``: ``OpenAIAdapter``, which joins them.
+
+Prompt caching is automatic on these services, so ``cache`` markers are not
+sent; ``prompt_cache_key`` goes to the presets that read it (OpenAI, Azure,
+Mistral; https://platform.openai.com/docs/guides/prompt-caching) and is
+dropped elsewhere, being only a routing hint. Cached prompt tokens are read
+from ``prompt_tokens_details.cached_tokens`` (DeepSeek:
+``prompt_cache_hit_tokens``; Moonshot: ``cached_tokens``).
 """
 
 from __future__ import annotations
