@@ -137,8 +137,10 @@ class Message(msgspec.Struct, kw_only=True, omit_defaults=True):
     (and Anthropic's/Gemini's opaque signature) so the next turn can send them
     back unchanged. ``tool_name`` names the function a ``tool`` message
     answers when the caller knows it (Gemini and Ollama need the name; the
-    adapters find it from the conversation when it is missing). ``cache`` marks
-    the message's last block as a prompt-cache breakpoint (see ``CacheControl``).
+    adapters find it from the conversation when it is missing). ``is_error``
+    says a ``tool`` message reports a failure (Anthropic ``tool_result.is_error``,
+    Gemini's ``functionResponse`` ``error``; plain content elsewhere). ``cache``
+    marks the message's last block as a prompt-cache breakpoint (``CacheControl``).
     """
 
     role: Role
@@ -147,6 +149,7 @@ class Message(msgspec.Struct, kw_only=True, omit_defaults=True):
     tool_calls: list[ToolCall] | None = None
     tool_call_id: str | None = None
     tool_name: str | None = None
+    is_error: bool = False
     reasoning: str | None = None
     reasoning_signature: str | None = None
     reasoning_items: list[ReasoningItem] | None = None

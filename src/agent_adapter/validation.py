@@ -242,6 +242,7 @@ def _message(raw: Mapping[str, Any] | Message, where: str) -> Message:
             else None,
             tool_call_id=_optional_str(raw, "tool_call_id", where),
             tool_name=_optional_str(raw, "tool_name", where),
+            is_error=raw.get("is_error", False),
             reasoning=_optional_str(raw, "reasoning", where)
             or _optional_str(raw, "reasoning_content", where),
             reasoning_signature=_optional_str(raw, "reasoning_signature", where),
@@ -260,6 +261,10 @@ def _message(raw: Mapping[str, Any] | Message, where: str) -> Message:
         raise ValidationError("is missing", field=f"{where}.content")
     if message.role == "tool" and not message.tool_call_id:
         raise ValidationError("a tool message needs tool_call_id", field=f"{where}.tool_call_id")
+    if not isinstance(message.is_error, bool):
+        raise ValidationError("must be true or false", field=f"{where}.is_error")
+    if message.is_error and message.role != "tool":
+        raise ValidationError("only a tool message reports an error", field=f"{where}.is_error")
     if message.role != "user" and isinstance(message.content, list):
         for j, part in enumerate(message.content):
             if not isinstance(part, TextPart):
@@ -282,6 +287,7 @@ _MESSAGE_KEYS = frozenset(
         "tool_calls",
         "tool_call_id",
         "tool_name",
+        "is_error",
         "reasoning",
         "reasoning_content",
         "reasoning_signature",

@@ -39,6 +39,8 @@ Decisions worth knowing:
   four per request; a fifth is a ``ValidationError`` naming it
   (https://docs.anthropic.com/en/docs/build-with-claude/prompt-caching).
   ``prompt_cache_key`` has no Anthropic equivalent and is not sent.
+* A tool message with ``is_error`` becomes ``tool_result.is_error: true``
+  (https://docs.anthropic.com/en/docs/agents-and-tools/tool-use/implement-tool-use).
 * A 429 without ``retry-after`` is the tier's monthly spend cap, which
   waiting will not lift: a non-retryable ``RateLimitError`` (unless the
   server says ``x-should-retry: true``).

@@ -74,6 +74,8 @@ def encode_history(messages: list[Message]) -> History:
                 blocks, used = _encode_parts(message.content, where, marks)
                 out.files |= used
                 result["content"] = blocks
+            if message.is_error:
+                result["is_error"] = True
             mark(result, message.cache, f"{where}.cache", marks)
             _append(turns, "user", [result])
         elif role == "user":

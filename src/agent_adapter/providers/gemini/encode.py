@@ -3,7 +3,10 @@
 Roles become ``user``/``model``; system messages become
 ``systemInstruction``; tool results become ``functionResponse`` parts in a
 ``user`` turn, matched by function *name* (looked up from the conversation by
-``tool_call_id``); the thought signature of a model turn goes back on its
+``tool_call_id``), a failed one (``is_error``) as ``{"error": ...}``, the key
+the API reads for error details (``FunctionResponse.response`` in
+https://googleapis.github.io/python-genai/genai.html#genai.types.FunctionResponse);
+the thought signature of a model turn goes back on its
 first ``functionCall`` part (else its last text part). Tool and response
 schemas are converted to Gemini's subset (``schema.py``) unless ``native``.
 """
@@ -342,7 +345,12 @@ def _tool_parts(m: Message, where: str, names: dict[str, str], version: str) -> 
     else:
         text = m.content or ""
     value = decode_json(text) if text.strip() else None
-    response = value if isinstance(value, dict) else {"result": text if value is None else value}
+    response: dict[str, Any]
+    if m.is_error:  # the documented shape for a failure: the details under "error"
+        response = {"error": text if value is None else value}
+    else:
+        result = text if value is None else value
+        response = value if isinstance(value, dict) else {"result": result}
     part = PartOut(
         function_response=FunctionResponseOut(
             name=name, response=response, id=_wire_id(m.tool_call_id)
