@@ -11,7 +11,7 @@ call (some compatible servers number every call 0).
 
 from __future__ import annotations
 
-from .types import ChatResponse, FinishReason, StreamChunk, ToolCall, Usage
+from .types import ChatResponse, FinishReason, ReasoningItem, StreamChunk, ToolCall, Usage
 
 
 class _CallParts:
@@ -32,6 +32,7 @@ class Accumulator:
     __slots__ = (
         "_by_index",
         "_calls",
+        "_items",
         "_reasoning",
         "_refusal",
         "_text",
@@ -46,6 +47,7 @@ class Accumulator:
     def __init__(self) -> None:
         self._text: list[str] = []
         self._reasoning: list[str] = []
+        self._items: list[ReasoningItem] = []
         self._refusal: list[str] = []
         self._calls: list[_CallParts] = []
         self._by_index: dict[int, _CallParts] = {}
@@ -80,6 +82,7 @@ class Accumulator:
                 or chunk.usage is not None
                 or chunk.refusal
                 or chunk.reasoning_signature
+                or chunk.reasoning_items
             ):
                 self._fold_rest(chunk)
                 content = content or chunk.has_content()
@@ -117,6 +120,8 @@ class Accumulator:
                     parts.arguments.append(fragment.arguments)
         if chunk.reasoning_signature:
             self.signature = chunk.reasoning_signature
+        if chunk.reasoning_items:
+            self._items.extend(chunk.reasoning_items)
         if chunk.finish_reason is not None:
             self.finish_reason = chunk.finish_reason
             self.raw_finish_reason = chunk.raw_finish_reason
@@ -149,6 +154,7 @@ class Accumulator:
             usage=self.usage,
             reasoning="".join(self._reasoning) or None,
             reasoning_signature=self.signature,
+            reasoning_items=list(self._items) or None,
             refusal="".join(self._refusal) or None,
             id=self.id,
             model=self.model,

@@ -251,13 +251,15 @@ class StreamChunk(msgspec.Struct, kw_only=True, gc=False):
     """One increment of a streamed response.
 
     ``delta`` is new answer text, ``reasoning`` new thinking text,
-    ``tool_calls`` tool-call fragments. The final chunks carry
+    ``tool_calls`` tool-call fragments, ``reasoning_items`` reasoning blocks
+    completed by this chunk (whole, to send back). The final chunks carry
     ``finish_reason`` (normalised), ``raw_finish_reason`` and ``usage``.
     """
 
     delta: str = ""
     reasoning: str = ""
     reasoning_signature: str | None = None
+    reasoning_items: list[ReasoningItem] | None = None
     tool_calls: list[ToolCallDelta] | None = None
     refusal: str = ""
     finish_reason: FinishReason | None = None
@@ -275,6 +277,7 @@ class StreamChunk(msgspec.Struct, kw_only=True, gc=False):
             or self.refusal
             or self.finish_reason
             or self.reasoning_signature
+            or self.reasoning_items
         )
 
 
@@ -282,7 +285,10 @@ class ChatResponse(msgspec.Struct, kw_only=True):
     """A complete answer, from ``chat()`` or assembled from a stream.
 
     ``parsed`` holds the validated Struct when ``response_format`` was a
-    Struct type. ``request_id`` is the provider's id for the HTTP exchange
+    Struct type. ``reasoning_items`` are the reasoning blocks as sent, each
+    with its place in the turn (``reasoning`` is their text joined, for
+    reading; ``reasoning_signature`` the first signature, for callers that
+    read one). ``request_id`` is the provider's id for the HTTP exchange
     (quote it to their support). ``ttft`` (seconds to the first streamed content) and
     ``tokens_per_second`` are set on streamed responses.
     """

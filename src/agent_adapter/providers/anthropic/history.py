@@ -4,9 +4,12 @@ Our history is OpenAI-shaped; Anthropic's is not. This module lifts system
 and developer messages into the top-level ``system``, turns assistant tool
 calls into ``tool_use`` blocks and tool messages into ``tool_result`` blocks
 (merged into one user turn, before any text), merges consecutive turns of one
-role, and sends thinking back as ``thinking`` blocks placed first in their
-turn, text and signature unchanged. Content parts become ``text``, ``image``
-and ``document`` blocks (https://docs.anthropic.com/en/api/messages).
+role, and sends every ``thinking`` and ``redacted_thinking`` block back
+unchanged, in its own place among the turn's text and ``tool_use`` blocks, as
+extended thinking with tool use requires
+(https://docs.anthropic.com/en/docs/build-with-claude/extended-thinking).
+Content parts become ``text``, ``image`` and ``document`` blocks
+(https://docs.anthropic.com/en/api/messages).
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ from typing import Any
 import msgspec
 
 from ...errors import ValidationError
-from ...types import CacheControl, FilePart, ImagePart, Message, TextPart
+from ...types import CacheControl, FilePart, ImagePart, Message, ReasoningItem, TextPart
 from ..base import b64, split_data_url
 from .wire import PACKED_PREFIX, ThinkingWire
 
@@ -123,8 +126,12 @@ def _plain_text(block: dict[str, Any]) -> bool:
 
 
 def _assistant_blocks(message: Message, where: str, marks: list[str]) -> list[dict[str, Any]]:
-    """An assistant message's blocks: thinking, text, tool_use; its cache on the last one."""
-    blocks = _thinking_blocks(message, where)
+    """An assistant message's blocks: text and tool_use, each thinking block back in its place.
+
+    The message's cache marker goes on its last block that is not thinking
+    (thinking blocks cannot be breakpoints).
+    """
+    blocks: list[dict[str, Any]] = []
     content = message.content
     if isinstance(content, str):
         if content:
@@ -148,10 +155,26 @@ def _assistant_blocks(message: Message, where: str, marks: list[str]) -> list[di
                 "input": _arguments(call.arguments, f"{where}.tool_calls[{j}].arguments"),
             }
         )
-    cacheable = [b for b in blocks if b["type"] not in _THINKING_TYPES]
-    if cacheable:  # thinking blocks cannot be breakpoints
-        mark(cacheable[-1], message.cache, f"{where}.cache", marks)
-    return blocks
+    if blocks:
+        mark(blocks[-1], message.cache, f"{where}.cache", marks)
+    return _interleave(_thinking_blocks(message, where), blocks)
+
+
+def _interleave(
+    thinking: list[tuple[int | None, dict[str, Any]]], others: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """Thinking blocks put back at their positions among the other blocks.
+
+    Inserting in ascending position order puts each block exactly where it
+    was, since every earlier position is filled by then; a position past the
+    end (a block we do not send back was there) lands at the end. Blocks
+    without a position (older histories) go first, as they used to.
+    """
+    out = [block for index, block in thinking if index is None] + others
+    placed = sorted((p for p in thinking if p[0] is not None), key=lambda p: p[0] or 0)
+    for index, block in placed:
+        out.insert(min(index or 0, len(out)), block)
+    return out
 
 
 def _append(turns: list[dict[str, Any]], role: str, blocks: list[dict[str, Any]]) -> None:
@@ -194,12 +217,18 @@ def _system_blocks(message: Message, where: str, marks: list[str]) -> list[dict[
     return blocks
 
 
-def _thinking_blocks(message: Message, where: str) -> list[dict[str, Any]]:
-    """The thinking blocks to send back first in an assistant turn, unchanged.
+def _thinking_blocks(message: Message, where: str) -> list[tuple[int | None, dict[str, Any]]]:
+    """The turn's thinking blocks to send back unchanged, each with its position if known.
 
-    Reasoning without a signature (from another provider, say) cannot be
-    verified by Anthropic and is not sent.
+    ``reasoning_items`` of Anthropic's kinds come first; a history from
+    before them carries one signature (with ``reasoning``) or the blocks
+    packed into the signature, and is read as it always was. Reasoning
+    without a signature (from another provider, say) cannot be verified by
+    Anthropic and is not sent.
     """
+    items = [i for i in message.reasoning_items or () if i.type in _THINKING_TYPES]
+    if items:
+        return [(item.index, _item_block(item)) for item in items]
     signature = message.reasoning_signature
     if not signature:
         return []
@@ -210,8 +239,15 @@ def _thinking_blocks(message: Message, where: str) -> list[dict[str, Any]]:
             raise ValidationError(
                 "not a signature this adapter produced", field=f"{where}.reasoning_signature"
             ) from None
-        return [_thinking_dict(block) for block in packed]
-    return [{"type": "thinking", "thinking": message.reasoning or "", "signature": signature}]
+        return [(None, _thinking_dict(block)) for block in packed]
+    block = {"type": "thinking", "thinking": message.reasoning or "", "signature": signature}
+    return [(None, block)]
+
+
+def _item_block(item: ReasoningItem) -> dict[str, Any]:
+    if item.type == "redacted_thinking":
+        return {"type": "redacted_thinking", "data": item.data or ""}
+    return {"type": "thinking", "thinking": item.text or "", "signature": item.signature or ""}
 
 
 def _thinking_dict(block: ThinkingWire) -> dict[str, Any]:
