@@ -15,11 +15,12 @@ from .types import ChatResponse, FinishReason, ReasoningItem, StreamChunk, ToolC
 
 
 class _CallParts:
-    __slots__ = ("arguments", "id", "name")
+    __slots__ = ("arguments", "id", "name", "signature")
 
     def __init__(self) -> None:
         self.id: str | None = None
         self.name: str | None = None
+        self.signature: str | None = None
         self.arguments: list[str] = []
 
 
@@ -116,6 +117,8 @@ class Accumulator:
                     parts.id = fragment.id
                 if fragment.name and not parts.name:
                     parts.name = fragment.name
+                if fragment.signature and not parts.signature:
+                    parts.signature = fragment.signature
                 if fragment.arguments:
                     parts.arguments.append(fragment.arguments)
         if chunk.reasoning_signature:
@@ -140,6 +143,7 @@ class Accumulator:
                 id=parts.id or f"call_{n}",
                 name=parts.name or "",
                 arguments="".join(parts.arguments) or "{}",
+                signature=parts.signature,
             )
             for n, parts in enumerate(self._calls)
         ]

@@ -94,11 +94,17 @@ ContentPart = TextPart | ImagePart | AudioPart | FilePart
 
 
 class ToolCall(msgspec.Struct, frozen=True):
-    """A complete tool call: ``arguments`` is the JSON text of the arguments."""
+    """A complete tool call: ``arguments`` is the JSON text of the arguments.
+
+    ``signature`` is the opaque thought signature the provider attached to
+    this very call (Gemini's ``thoughtSignature`` on its ``functionCall``
+    part), sent back on the same call.
+    """
 
     id: str
     name: str
     arguments: str
+    signature: str | None = None
 
 
 class ToolCallDelta(msgspec.Struct, gc=False, kw_only=True):
@@ -108,6 +114,7 @@ class ToolCallDelta(msgspec.Struct, gc=False, kw_only=True):
     id: str | None = None
     name: str | None = None
     arguments: str = ""
+    signature: str | None = None
 
 
 class ReasoningItem(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):

@@ -400,7 +400,10 @@ def _tool_call(raw: Any, where: str) -> ToolCall:
         arguments = json_encode(arguments).decode()
     if not isinstance(arguments, str):
         raise ValidationError("must be a JSON string", field=f"{where}.function.arguments")
-    return ToolCall(id=call_id, name=name, arguments=arguments)
+    signature = raw.get("signature")
+    if signature is not None and not isinstance(signature, str):
+        raise ValidationError("must be a string", field=f"{where}.signature")
+    return ToolCall(id=call_id, name=name, arguments=arguments, signature=signature)
 
 
 def _tool(raw: Any, index: int) -> Tool:
