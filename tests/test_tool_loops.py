@@ -2,9 +2,9 @@
 
 For Anthropic (thinking, redacted_thinking, interleaved with text and
 tool_use), Gemini (a thought signature per functionCall part, a text part's on
-the turn) and DeepSeek (reasoning_content on tool-call turns), the second and
-third requests must carry every block of the earlier answers back unchanged and
-in its place, streamed or not. "Unchanged" is checked on the decoded JSON and
+the turn), DeepSeek and Moonshot (reasoning_content on tool-call turns), the
+second and third requests must carry every block of the earlier answers back
+unchanged and in its place, streamed or not. "Unchanged" is checked on the decoded JSON and
 on the bytes: each block's compact encoding appears verbatim in the request.
 """
 
@@ -365,7 +365,7 @@ async def test_gemini_three_turn_loop_keeps_every_signature_on_its_part(stream: 
 
 
 # ---------------------------------------------------------------------------
-# DeepSeek
+# DeepSeek (and Moonshot, whose thinking models want the same)
 # ---------------------------------------------------------------------------
 
 
@@ -452,14 +452,19 @@ def assistant_turn(message: dict[str, Any]) -> dict[str, Any]:
 
 
 @pytest.mark.parametrize("stream", [False, True], ids=["chat", "stream"])
-async def test_deepseek_three_turn_loop_sends_reasoning_content_back(stream: bool) -> None:
+@pytest.mark.parametrize(
+    ("provider", "model"), [("deepseek", "deepseek-reasoner"), ("moonshot", "kimi-k2-thinking")]
+)
+async def test_deepseek_and_moonshot_three_turn_loops_send_reasoning_content_back(
+    provider: str, model: str, stream: bool
+) -> None:
     async with (
         MockServer() as srv,
-        aa.Client("deepseek", api_key="sk-ds", base_url=srv.base_url) as client,
+        aa.Client(provider, api_key="sk-test", base_url=srv.base_url) as client,
     ):
         srv.enqueue(deepseek_reply(D1, 1, stream), deepseek_reply(D2, 2, stream))
         srv.enqueue(deepseek_reply(D3, 3, stream))
-        kw: dict[str, Any] = {"model": "deepseek-reasoner", "tools": TOOLS, "reasoning": "high"}
+        kw: dict[str, Any] = {"model": model, "tools": TOOLS, "reasoning": "high"}
         history: list[Any] = [{"role": "user", "content": QUESTION}]
         r1 = await collect(client, stream, messages=history, **kw)
         history += [
