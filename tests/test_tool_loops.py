@@ -501,3 +501,31 @@ async def test_deepseek_and_moonshot_three_turn_loops_send_reasoning_content_bac
     for turn in (D1, D2):
         assert all(verbatim(call["function"], third.body) for call in turn["tool_calls"])
         assert _encode(turn["reasoning_content"]) in third.body
+
+
+@pytest.mark.parametrize("provider", ["anthropic", "gemini"])
+async def test_a_history_saved_as_json_between_turns_goes_back_the_same(provider: str) -> None:
+    """Agents persist their history: to_builtins, JSON, and back as dicts must lose nothing."""
+    if provider == "anthropic":
+        reply = anthropic_reply(A1, "tool_use", 1, False)
+        kw: dict[str, Any] = {"model": "claude-sonnet-4-5", "reasoning": {"budget_tokens": 4000}}
+    else:
+        reply = gemini_reply(G2, 2, False)
+        kw = {"model": "gemini-3-flash-preview", "reasoning": "low"}
+    async with (
+        MockServer() as srv,
+        aa.Client(provider, api_key="k", base_url=srv.base_url) as client,
+    ):
+        srv.enqueue(reply, reply, reply)
+        first = await client.chat(
+            messages=[{"role": "user", "content": QUESTION}], tools=TOOLS, **kw
+        )
+        live: list[Any] = [{"role": "user", "content": QUESTION}, first.message]
+        live += [
+            {"role": "tool", "tool_call_id": c.id, "content": RESULTS["Paris"]}
+            for c in first.tool_calls
+        ]
+        saved = msgspec.json.decode(msgspec.json.encode(msgspec.to_builtins(live)))
+        await client.chat(messages=live, tools=TOOLS, **kw)
+        await client.chat(messages=saved, tools=TOOLS, **kw)
+    assert srv.requests[1].body == srv.requests[2].body

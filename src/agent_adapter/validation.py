@@ -25,6 +25,7 @@ from .types import (
     FilePart,
     ImagePart,
     Message,
+    ReasoningItem,
     ResponseFormat,
     TextPart,
     Tool,
@@ -246,6 +247,7 @@ def _message(raw: Mapping[str, Any] | Message, where: str) -> Message:
             reasoning=_optional_str(raw, "reasoning", where)
             or _optional_str(raw, "reasoning_content", where),
             reasoning_signature=_optional_str(raw, "reasoning_signature", where),
+            reasoning_items=_reasoning_items(raw.get("reasoning_items"), where),
             refusal=_optional_str(raw, "refusal", where),
             cache=_cache_key(raw, where),
         )
@@ -291,11 +293,24 @@ _MESSAGE_KEYS = frozenset(
         "reasoning",
         "reasoning_content",
         "reasoning_signature",
+        "reasoning_items",
         "refusal",
         "cache",
         "cache_control",
     )
 )
+
+
+def _reasoning_items(raw: Any, where: str) -> list[ReasoningItem] | None:
+    """Reasoning blocks given back: ``ReasoningItem``s or their dicts (a saved history)."""
+    if not raw:
+        return None
+    try:
+        return msgspec.convert(list(raw), list[ReasoningItem])
+    except (msgspec.ValidationError, TypeError) as exc:
+        raise ValidationError(
+            f"not reasoning items: {exc}", field=f"{where}.reasoning_items"
+        ) from None
 
 
 def _optional_str(raw: Mapping[str, Any], key: str, where: str) -> str | None:
