@@ -14,6 +14,7 @@ __version__ = "0.1.0"
 
 _MODULES = {
     "client": ("Client",),
+    "config": ("DeploymentConfig", "RouterConfig", "load_config"),
     "stream": ("ChatStream",),
     "sync": ("SyncClient",),
     "resilience": ("RetryPolicy", "Timeouts"),
@@ -34,6 +35,11 @@ __all__ = sorted(_EXPORTS)
 
 if TYPE_CHECKING:
     from .client import Client as Client
+    from .config import (
+        DeploymentConfig as DeploymentConfig,
+        RouterConfig as RouterConfig,
+        load_config as load_config,
+    )
     from .errors import (
         AdapterError as AdapterError,
         AllProvidersFailedError as AllProvidersFailedError,
