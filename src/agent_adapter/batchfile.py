@@ -18,6 +18,10 @@ body; a failure with no HTTP status (connection, timeout, a bad line) has
 splits these into an output and an error file; here both go to one file, in
 completion order, so one file says what is done.
 
+The shapes are those of https://platform.openai.com/docs/api-reference/batch/request-input
+and .../request-output (``BatchRequestInput`` / ``BatchRequestOutput`` in OpenAI's OpenAPI
+spec).
+
 Each result is written and flushed as soon as it completes, so an interrupted
 run loses nothing that finished. A run skips the ``custom_id`` s already in the
 output file (a truncated last line, left by a crash, is dropped and its
