@@ -245,6 +245,13 @@ def test_a_missing_variable_names_the_key_and_the_variable(tmp_path: Path) -> No
     assert error(tmp_path, bad).startswith("models.smart[0].api_key: 'not-a-name' is not an")
 
 
+def test_provider_defaults_may_use_an_alias(tmp_path: Path) -> None:
+    text = "[providers.kimi]\nrpm = 60\n[models]\nsmart = ['moonshot/kimi-k2']\n"
+    assert load(tmp_path, text).models["smart"][0].rpm == 60
+    twice = "[providers.kimi]\n[providers.moonshot]\n[models]\nsmart = ['moonshot/kimi-k2']\n"
+    assert error(tmp_path, twice).startswith("providers.moonshot: repeats the defaults of moonshot")
+
+
 def test_base_url_may_be_a_literal_or_a_reference(tmp_path: Path) -> None:
     text = MINIMAL + "[providers.openai]\nbase_url = 'env:PROXY_URL'\n"
     config = load(tmp_path, text, env={"PROXY_URL": "http://127.0.0.1:9/v1"})

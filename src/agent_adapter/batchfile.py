@@ -90,7 +90,8 @@ async def run_file(
 
     ``require_prefix``: a body's model must name its provider
     (``openai/gpt-4o``). ``note`` gets one line per problem with a line of
-    the input (or a truncated line dropped from the output). An unreadable
+    the input (or a truncated line dropped from the output); ``on_progress``
+    is called once the plan is made (``done=0``) and after each request. An unreadable
     input or an output that is not a results file raises ``ValidationError``.
     """
     summary = FileSummary()

@@ -73,7 +73,7 @@ from dataclasses import dataclass, field, fields
 from typing import Any, Literal
 
 from .errors import ValidationError
-from .registry import names, split_model
+from .registry import get_spec, names, split_model
 from .resilience import RetryPolicy, Timeouts
 
 __all__ = ["STRATEGIES", "DeploymentConfig", "RouterConfig", "load_config"]
@@ -247,15 +247,20 @@ class _Reader:
 
     def providers(self, raw: Any) -> dict[str, dict[str, Any]]:
         _table(raw, "providers")
-        known = set(names())
         defaults: dict[str, dict[str, Any]] = {}
         for name, table in raw.items():
             where = f"providers.{name}"
-            if name not in known:
-                raise ValidationError(f"unknown provider; known: {', '.join(names())}", field=where)
+            try:
+                canonical = get_spec(name).name  # an alias names its provider too
+            except ValidationError:
+                raise ValidationError(
+                    f"unknown provider; known: {', '.join(names())}", field=where
+                ) from None
             _table(table, where)
             _known(table, _PROVIDER_DEFAULTS, where)
-            defaults[name] = self.settings(table, where)
+            if canonical in defaults:
+                raise ValidationError(f"repeats the defaults of {canonical}", field=where)
+            defaults[canonical] = self.settings(table, where)
         return defaults
 
     def models(
