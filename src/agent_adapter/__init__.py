@@ -13,7 +13,9 @@ from typing import TYPE_CHECKING, Any
 __version__ = "0.1.0"
 
 _MODULES = {
+    "batch": ("BatchProgress", "run_batch"),
     "client": ("Client",),
+    "config": ("DeploymentConfig", "RouterConfig", "load_config"),
     "stream": ("ChatStream",),
     "sync": ("SyncClient",),
     "resilience": ("RetryPolicy", "Timeouts"),
@@ -33,7 +35,13 @@ _EXPORTS = {name: module for module, names in _MODULES.items() for name in names
 __all__ = sorted(_EXPORTS)
 
 if TYPE_CHECKING:
+    from .batch import BatchProgress as BatchProgress, run_batch as run_batch
     from .client import Client as Client
+    from .config import (
+        DeploymentConfig as DeploymentConfig,
+        RouterConfig as RouterConfig,
+        load_config as load_config,
+    )
     from .errors import (
         AdapterError as AdapterError,
         AllProvidersFailedError as AllProvidersFailedError,

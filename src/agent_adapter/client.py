@@ -9,12 +9,13 @@ stays cheap. One client holds one connection pool and any number of provider ada
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 import msgspec
 
-from .errors import StructuredOutputError, ValidationError
+from .batch import run_batch
+from .errors import AdapterError, StructuredOutputError, ValidationError
 from .providers.base import request_id
 from .registry import create_adapter, split_model
 from .resilience import RetryPolicy, Timeouts
@@ -26,6 +27,7 @@ from .validation import CHAT_PARAMS, build_chat_request, build_embed_request
 if TYPE_CHECKING:
     from types import TracebackType
 
+    from .batch import BatchProgress
     from .providers.base import Adapter, HttpRequest
     from .types import ChatRequest, ChatResponse, EmbedRequest, EmbedResponse, Message, Tool
 
@@ -154,6 +156,20 @@ class Client:
         if not adapter.capabilities.embeddings:
             raise ValidationError(f"{adapter.name} has no embeddings endpoint", field="model")
         return await self._embed(adapter, request, *self._limits(timeouts, retry))
+
+    async def batch(
+        self,
+        requests: Iterable[Mapping[str, Any]],
+        *,
+        concurrency: int = 16,
+        on_progress: Callable[[BatchProgress], None] | None = None,
+    ) -> list[ChatResponse | AdapterError]:
+        """Many ``chat`` calls (each a dict of its keywords), at most ``concurrency`` at once.
+
+        Results come in input order, each the ``ChatResponse`` or the
+        ``AdapterError`` that request ended with; see ``agent_adapter.batch``.
+        """
+        return await run_batch(self, requests, concurrency=concurrency, on_progress=on_progress)
 
     # -- the entry points without per-call hooks (a Router calls these per candidate) --
 
