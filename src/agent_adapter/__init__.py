@@ -24,8 +24,8 @@ _MODULES = {
     "errors": (
         "APIConnectionError", "AdapterError", "AllProvidersFailedError", "AuthenticationError",
         "BadRequestError", "CircuitOpenError", "ContentFilterError", "ContextLengthError",
-        "NotFoundError", "PermissionDeniedError", "RateLimitError", "ServerError", "StreamError",
-        "StructuredOutputError", "TimeoutError", "ValidationError",
+        "NotFoundError", "PermissionDeniedError", "QueueFullError", "RateLimitError", "ServerError",
+        "StreamError", "StructuredOutputError", "TimeoutError", "ValidationError",
     ),
 }  # fmt: skip
 _EXPORTS = {name: module for module, names in _MODULES.items() for name in names}
@@ -45,6 +45,7 @@ if TYPE_CHECKING:
         ContextLengthError as ContextLengthError,
         NotFoundError as NotFoundError,
         PermissionDeniedError as PermissionDeniedError,
+        QueueFullError as QueueFullError,
         RateLimitError as RateLimitError,
         ServerError as ServerError,
         StreamError as StreamError,

@@ -17,7 +17,7 @@ import msgspec
 from .errors import StructuredOutputError, ValidationError
 from .providers.base import request_id
 from .registry import create_adapter, split_model
-from .resilience import RetryPolicy, Timeouts
+from .resilience import ConcurrencyLimit, RetryPolicy, Timeouts
 from .runner import Call, Gate, Operation, exchange, run_to_end
 from .stream import ChatStream
 from .transport import Transport
@@ -40,6 +40,10 @@ class Client:
     ``timeouts`` and ``retry`` set the defaults; every call may override
     them. Use it as ``async with Client(...) as client:`` so its connections
     are closed at the end.
+
+    The gates in front of every attempt, each only when configured:
+    ``max_concurrency`` (at most that many attempts in flight, ``max_queue``
+    callers waiting). It is ``client.concurrency`` (None when not configured).
     """
 
     def __init__(
@@ -55,6 +59,8 @@ class Client:
         proxy: str | None = None,
         transport: Transport | None = None,
         env: Mapping[str, str] | None = None,
+        max_concurrency: int | None = None,
+        max_queue: int | None = None,
     ) -> None:
         self._provider = provider
         self._api_key = api_key
@@ -68,6 +74,9 @@ class Client:
         self._transport = transport
         self._owns_transport = transport is None
         self._adapters: dict[str, Adapter] = {}
+        self.concurrency = _gate_settings(max_concurrency, max_queue)
+        self._gated = self.concurrency is not None  # else the hot path skips gates
+        self._gate_cache: dict[tuple[str, str], tuple[Gate, ...]] = {}
         if provider is not None:
             self._adapter(provider)  # fail fast: unknown provider or missing key
 
@@ -242,12 +251,19 @@ class Client:
             timeouts,
             retry,
             model=model,
-            gates=self._gates(adapter, model),
+            gates=self._gates(adapter, model) if self._gated else (),
         )
 
     def _gates(self, adapter: Adapter, model: str) -> tuple[Gate, ...]:
         """This client's per-attempt gates for ``model`` on ``adapter``, in order."""
-        return ()
+        key = (adapter.name, model)
+        gates = self._gate_cache.get(key)
+        if gates is None:
+            found: list[Gate] = []
+            if self.concurrency is not None:
+                found.append(self.concurrency)
+            gates = self._gate_cache[key] = tuple(found)
+        return gates
 
     # -- plumbing ------------------------------------------------------------
 
@@ -325,6 +341,16 @@ def _parsed(request: ChatRequest, response: ChatResponse) -> ChatResponse:
             provider=response.provider,
         ) from None
     return response
+
+
+def _gate_settings(max_concurrency: int | None, max_queue: int | None) -> ConcurrencyLimit | None:
+    """The configured gates, checked before any I/O (a ValidationError names the keyword)."""
+    concurrency = None
+    if max_concurrency is not None:
+        concurrency = ConcurrencyLimit(max_concurrency, max_queue)
+    elif max_queue is not None:
+        raise ValidationError("needs max_concurrency", field="max_queue")
+    return concurrency
 
 
 def _timeouts(value: Timeouts | float | None) -> Timeouts | None:

@@ -8,11 +8,13 @@ they are keyed by.
 
 from __future__ import annotations
 
+from .limits import ConcurrencyLimit
 from .retry import NO_RETRY, RetryPolicy, Timeouts, retrying
 from .state import MemoryStore, Store, deployment_id
 
 __all__ = [
     "NO_RETRY",
+    "ConcurrencyLimit",
     "MemoryStore",
     "RetryPolicy",
     "Store",
