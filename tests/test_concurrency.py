@@ -17,7 +17,7 @@ import pytest
 import agent_adapter as aa
 from agent_adapter.registry import create_adapter
 from agent_adapter.resilience import ConcurrencyLimit
-from agent_adapter.runner import Call, Gate
+from agent_adapter.runner import Call, Gate, run_to_end
 from agent_adapter.testing import MockServer, RecordedRequest, Reply
 from agent_adapter.validation import build_chat_request
 from sse_builders import DONE, USER, chunk, completion, text_stream
@@ -223,6 +223,21 @@ async def test_a_slot_handed_to_a_waiter_cancelled_at_that_moment_is_passed_on(
         assert entered in (["c"], ["b", "c"]) and (limit.in_flight, limit.waiting) == (1, 0)
         c.cancel()
     assert (limit.in_flight, limit.waiting) == (0, 0)
+
+
+async def test_a_refusal_by_a_later_gate_frees_the_slot() -> None:
+    breaker = aa.CircuitBreaker(failure_threshold=1)
+    limit = ConcurrencyLimit(1)
+
+    async def fail(call: Call) -> str:
+        raise aa.ServerError("boom", status=503)
+
+    deployment = "openai:gpt-4o@https://api.openai.com/v1"
+    with pytest.raises(aa.ServerError):
+        await run_to_end(bare_call(limit, breaker.gate(deployment)), fail)
+    with pytest.raises(aa.CircuitOpenError):
+        await run_to_end(bare_call(limit, breaker.gate(deployment)), fail)
+    assert limit.in_flight == 0
 
 
 # -- a stream holds its slot until it ends -------------------------------------------------

@@ -16,7 +16,7 @@ _MODULES = {
     "client": ("Client",),
     "stream": ("ChatStream",),
     "sync": ("SyncClient",),
-    "resilience": ("RetryPolicy", "Timeouts"),
+    "resilience": ("CircuitBreaker", "RetryPolicy", "Timeouts"),
     "types": (
         "AudioPart", "ChatRequest", "ChatResponse", "EmbedResponse", "FilePart", "ImagePart",
         "Message", "StreamChunk", "TextPart", "Tool", "ToolCall", "ToolCallDelta", "Usage",
@@ -53,7 +53,11 @@ if TYPE_CHECKING:
         TimeoutError as TimeoutError,
         ValidationError as ValidationError,
     )
-    from .resilience import RetryPolicy as RetryPolicy, Timeouts as Timeouts
+    from .resilience import (
+        CircuitBreaker as CircuitBreaker,
+        RetryPolicy as RetryPolicy,
+        Timeouts as Timeouts,
+    )
     from .stream import ChatStream as ChatStream
     from .sync import SyncClient as SyncClient
     from .types import (

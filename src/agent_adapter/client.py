@@ -17,7 +17,7 @@ import msgspec
 from .errors import StructuredOutputError, ValidationError
 from .providers.base import request_id
 from .registry import create_adapter, split_model
-from .resilience import ConcurrencyLimit, RetryPolicy, Timeouts
+from .resilience import CircuitBreaker, ConcurrencyLimit, RetryPolicy, Timeouts, deployment_id
 from .runner import Call, Gate, Operation, exchange, run_to_end
 from .stream import ChatStream
 from .transport import Transport
@@ -43,7 +43,9 @@ class Client:
 
     The gates in front of every attempt, each only when configured:
     ``max_concurrency`` (at most that many attempts in flight, ``max_queue``
-    callers waiting). It is ``client.concurrency`` (None when not configured).
+    callers waiting) and ``breaker`` (an ``aa.CircuitBreaker``, keyed by
+    ``deployment_id(model)``). They are ``client.concurrency`` and
+    ``client.breaker`` (None when not configured).
     """
 
     def __init__(
@@ -59,6 +61,7 @@ class Client:
         proxy: str | None = None,
         transport: Transport | None = None,
         env: Mapping[str, str] | None = None,
+        breaker: CircuitBreaker | None = None,
         max_concurrency: int | None = None,
         max_queue: int | None = None,
     ) -> None:
@@ -74,8 +77,9 @@ class Client:
         self._transport = transport
         self._owns_transport = transport is None
         self._adapters: dict[str, Adapter] = {}
-        self.concurrency = _gate_settings(max_concurrency, max_queue)
-        self._gated = self.concurrency is not None  # else the hot path skips gates
+        self.breaker, self.concurrency = _gate_settings(breaker, max_concurrency, max_queue)
+        gates = (self.breaker, self.concurrency)
+        self._gated = any(gate is not None for gate in gates)  # else the hot path skips gates
         self._gate_cache: dict[tuple[str, str], tuple[Gate, ...]] = {}
         if provider is not None:
             self._adapter(provider)  # fail fast: unknown provider or missing key
@@ -255,15 +259,30 @@ class Client:
         )
 
     def _gates(self, adapter: Adapter, model: str) -> tuple[Gate, ...]:
-        """This client's per-attempt gates for ``model`` on ``adapter``, in order."""
+        """This client's per-attempt gates for ``model`` on ``adapter``, in order.
+
+        Concurrency first (a caller queues before anything else), then the
+        breaker of the deployment, then the transport.
+        """
         key = (adapter.name, model)
         gates = self._gate_cache.get(key)
         if gates is None:
             found: list[Gate] = []
             if self.concurrency is not None:
                 found.append(self.concurrency)
+            if self.breaker is not None:
+                found.append(self.breaker.gate(self._deployment_id(adapter, model)))
             gates = self._gate_cache[key] = tuple(found)
         return gates
+
+    def deployment_id(self, model: str) -> str:
+        """The id breaker state and buckets are kept under for ``model`` (prefix allowed)."""
+        adapter, bare = self._resolve(model)
+        return self._deployment_id(adapter, bare)
+
+    @staticmethod
+    def _deployment_id(adapter: Adapter, model: str) -> str:
+        return deployment_id(adapter.name, adapter.base_url, model, adapter.api_key)
 
     # -- plumbing ------------------------------------------------------------
 
@@ -343,14 +362,20 @@ def _parsed(request: ChatRequest, response: ChatResponse) -> ChatResponse:
     return response
 
 
-def _gate_settings(max_concurrency: int | None, max_queue: int | None) -> ConcurrencyLimit | None:
+def _gate_settings(
+    breaker: CircuitBreaker | None,
+    max_concurrency: int | None,
+    max_queue: int | None,
+) -> tuple[CircuitBreaker | None, ConcurrencyLimit | None]:
     """The configured gates, checked before any I/O (a ValidationError names the keyword)."""
+    if breaker is not None and not isinstance(breaker, CircuitBreaker):
+        raise ValidationError("must be an aa.CircuitBreaker", field="breaker")
     concurrency = None
     if max_concurrency is not None:
         concurrency = ConcurrencyLimit(max_concurrency, max_queue)
     elif max_queue is not None:
         raise ValidationError("needs max_concurrency", field="max_queue")
-    return concurrency
+    return breaker, concurrency
 
 
 def _timeouts(value: Timeouts | float | None) -> Timeouts | None:

@@ -202,7 +202,12 @@ class StructuredOutputError(AdapterError):
 
 
 class CircuitOpenError(AdapterError):
-    """The circuit breaker for this provider is open; the call was not attempted."""
+    """The circuit breaker for this deployment is open; the call was not attempted.
+
+    ``retry_after`` is the seconds until the breaker lets a probe through
+    (0 while it is half-open and its probes are under way). Not retryable: the
+    same deployment would refuse again; a router tries another one.
+    """
 
 
 class AllProvidersFailedError(AdapterError):

@@ -8,17 +8,20 @@ they are keyed by.
 
 from __future__ import annotations
 
+from .breaker import CircuitBreaker, counts_against_health
 from .limits import ConcurrencyLimit
 from .retry import NO_RETRY, RetryPolicy, Timeouts, retrying
 from .state import MemoryStore, Store, deployment_id
 
 __all__ = [
     "NO_RETRY",
+    "CircuitBreaker",
     "ConcurrencyLimit",
     "MemoryStore",
     "RetryPolicy",
     "Store",
     "Timeouts",
+    "counts_against_health",
     "deployment_id",
     "retrying",
 ]
