@@ -16,7 +16,7 @@ _MODULES = {
     "client": ("Client",),
     "stream": ("ChatStream",),
     "sync": ("SyncClient",),
-    "resilience": ("CircuitBreaker", "RetryPolicy", "Timeouts"),
+    "resilience": ("CircuitBreaker", "RateLimit", "RetryPolicy", "Timeouts"),
     "types": (
         "AudioPart", "ChatRequest", "ChatResponse", "EmbedResponse", "FilePart", "ImagePart",
         "Message", "StreamChunk", "TextPart", "Tool", "ToolCall", "ToolCallDelta", "Usage",
@@ -55,6 +55,7 @@ if TYPE_CHECKING:
     )
     from .resilience import (
         CircuitBreaker as CircuitBreaker,
+        RateLimit as RateLimit,
         RetryPolicy as RetryPolicy,
         Timeouts as Timeouts,
     )
