@@ -436,3 +436,21 @@ async def test_embeddings_take_their_estimate() -> None:
         srv.enqueue(Reply.json(body))
         await client.embed(model="text-embedding-3-small", input="x" * 4000)  # 1000 tokens
         assert 9.9 < limiter.delay(6000) <= 10
+
+
+async def test_a_refusal_by_the_breaker_gives_the_reservation_back() -> None:
+    breaker = aa.CircuitBreaker(failure_threshold=1)
+    limit = aa.RateLimit(rpm=2, tpm=6000)
+    server_error = {"error": {"message": "boom", "type": "server_error"}}
+    async with MockServer() as srv, client_for(srv, limit, breaker=breaker) as client:
+        limiter = client.rate_limiter
+        assert limiter is not None
+        srv.enqueue(Reply.error(503, server_error))
+        with pytest.raises(aa.ServerError):  # sent: one request used, its tokens given back
+            await client.chat(model="gpt-4o", messages=USER)
+        for _ in range(5):
+            with pytest.raises(aa.CircuitOpenError):  # never sent: nothing used
+                await client.chat(model="gpt-4o", messages=USER)
+        assert limiter.delay(1) == 0  # one request of two left
+        assert limiter.delay(6000) < 0.1
+        assert len(srv.requests) == 1
