@@ -18,7 +18,7 @@ _MODULES = {
     "config": ("DeploymentConfig", "RouterConfig", "load_config"),
     "stream": ("ChatStream",),
     "sync": ("SyncClient",),
-    "resilience": ("RetryPolicy", "Timeouts"),
+    "resilience": ("CircuitBreaker", "RateLimit", "RetryPolicy", "Timeouts"),
     "types": (
         "AudioPart", "ChatRequest", "ChatResponse", "EmbedResponse", "FilePart", "ImagePart",
         "Message", "StreamChunk", "TextPart", "Tool", "ToolCall", "ToolCallDelta", "Usage",
@@ -26,8 +26,8 @@ _MODULES = {
     "errors": (
         "APIConnectionError", "AdapterError", "AllProvidersFailedError", "AuthenticationError",
         "BadRequestError", "CircuitOpenError", "ContentFilterError", "ContextLengthError",
-        "NotFoundError", "PermissionDeniedError", "RateLimitError", "ServerError", "StreamError",
-        "StructuredOutputError", "TimeoutError", "ValidationError",
+        "NotFoundError", "PermissionDeniedError", "QueueFullError", "RateLimitError", "ServerError",
+        "StreamError", "StructuredOutputError", "TimeoutError", "ValidationError",
     ),
 }  # fmt: skip
 _EXPORTS = {name: module for module, names in _MODULES.items() for name in names}
@@ -53,6 +53,7 @@ if TYPE_CHECKING:
         ContextLengthError as ContextLengthError,
         NotFoundError as NotFoundError,
         PermissionDeniedError as PermissionDeniedError,
+        QueueFullError as QueueFullError,
         RateLimitError as RateLimitError,
         ServerError as ServerError,
         StreamError as StreamError,
@@ -60,7 +61,12 @@ if TYPE_CHECKING:
         TimeoutError as TimeoutError,
         ValidationError as ValidationError,
     )
-    from .resilience import RetryPolicy as RetryPolicy, Timeouts as Timeouts
+    from .resilience import (
+        CircuitBreaker as CircuitBreaker,
+        RateLimit as RateLimit,
+        RetryPolicy as RetryPolicy,
+        Timeouts as Timeouts,
+    )
     from .stream import ChatStream as ChatStream
     from .sync import SyncClient as SyncClient
     from .types import (

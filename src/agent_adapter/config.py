@@ -180,7 +180,8 @@ class RouterConfig:
             if chains:
                 kwargs[name] = {group: list(to) for group, to in chains.items()}
         if self.breaker is not None:
-            kwargs["breaker"] = None if self.breaker is False else aa.CircuitBreaker(**self.breaker)
+            settings: dict[str, Any] = {} if self.breaker is False else dict(self.breaker)
+            kwargs["breaker"] = None if self.breaker is False else aa.CircuitBreaker(**settings)
         if self.hedge is not None:
             kwargs["hedge"] = None if self.hedge is False else aa.Hedge(**self.hedge)
         for name in ("strategy", "timeouts", "retry", "allow_direct", "seed"):
