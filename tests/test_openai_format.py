@@ -32,6 +32,7 @@ def test_a_body_maps_onto_chat_keywords() -> None:
         "frequency_penalty": 0.1,
         "parallel_tool_calls": False,
         "user": "u1",
+        "prompt_cache_key": "tenant-7",
         "response_format": {"type": "json_object"},
     }
     renamed = {"max_completion_tokens": 64, "reasoning_effort": "low", "n": 1, "stream": False}

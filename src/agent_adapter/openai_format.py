@@ -41,7 +41,7 @@ __all__ = [
 
 _SAME = (
     "model", "messages", "tools", "tool_choice", "temperature", "top_p", "top_k", "stop", "seed",
-    "presence_penalty", "frequency_penalty", "parallel_tool_calls", "user",
+    "presence_penalty", "frequency_penalty", "parallel_tool_calls", "user", "prompt_cache_key",
 )  # fmt: skip
 BODY_FIELDS = frozenset(
     (
