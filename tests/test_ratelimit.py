@@ -278,13 +278,13 @@ async def test_waiters_are_served_first_come_first_served() -> None:
 
 
 async def test_a_call_that_would_wait_too_long_fails_at_once_sending_nothing() -> None:
-    limit = aa.RateLimit(tpm=6000, max_wait=0.1)
+    limit = aa.RateLimit(tpm=6000, max_wait=1.0)
     async with MockServer() as srv, client_for(srv, limit) as client:
         await drained(client, srv)
         start = anyio.current_time()
         with pytest.raises(aa.RateLimitError) as info:
             await client.chat(model="gpt-4o", messages=USER)  # 1029 tokens: ~10 s
-        assert anyio.current_time() - start < 0.05
+        assert anyio.current_time() - start < 0.5  # at once, not after waiting max_wait
         error = info.value
         assert error.local and not error.retryable and error.provider == "openai"
         assert error.retry_after is not None and 10 < error.retry_after < 10.35
@@ -302,7 +302,7 @@ async def test_never_waits_past_the_total_deadline() -> None:
         start = anyio.current_time()
         with pytest.raises(aa.RateLimitError) as info:
             await client.chat(model="gpt-4o", messages=USER, timeouts=0.5)
-        assert anyio.current_time() - start < 0.05  # refused at once, not after 0.5 s
+        assert anyio.current_time() - start < 0.25  # refused at once, not after 0.5 s
         assert info.value.local and info.value.retry_after is not None
         assert info.value.retry_after > 10
         assert len(srv.requests) == 1
@@ -435,7 +435,7 @@ async def test_embeddings_take_their_estimate() -> None:
         assert limiter is not None
         srv.enqueue(Reply.json(body))
         await client.embed(model="text-embedding-3-small", input="x" * 4000)  # 1000 tokens
-        assert 9.9 < limiter.delay(6000) <= 10
+        assert 9.0 < limiter.delay(6000) <= 10  # 1000 of 6000 tokens/min used: ~10 s to refill
 
 
 async def test_a_refusal_by_the_breaker_gives_the_reservation_back() -> None:
