@@ -249,12 +249,12 @@ async def test_usage_corrects_the_estimate() -> None:
         assert limiter is not None
         srv.enqueue(reply(total=3000))
         await client.chat(model="gpt-4o", messages=USER)  # estimated 1029, used 3000
-        assert 29.5 < limiter.delay(6000) <= 30  # 3000 left, 100 tokens a second
+        assert 28 < limiter.delay(6000) <= 30  # 3000 left, 100 tokens a second
         srv.enqueue(Reply.sse(text_stream("a", "b")))  # the usage chunk says 9 + 2
         async with client.stream(model="gpt-4o", messages=USER) as s:
             async for _ in s:
                 pass
-        assert 29.5 < limiter.delay(6000 - 11) <= 30
+        assert 28 < limiter.delay(6000 - 11) <= 30
 
 
 async def test_waiters_are_served_first_come_first_served() -> None:
@@ -287,7 +287,7 @@ async def test_a_call_that_would_wait_too_long_fails_at_once_sending_nothing() -
         assert anyio.current_time() - start < 0.5  # at once, not after waiting max_wait
         error = info.value
         assert error.local and not error.retryable and error.provider == "openai"
-        assert error.retry_after is not None and 10 < error.retry_after < 10.35
+        assert error.retry_after is not None and 9 < error.retry_after < 10.35
         assert error.status is None
         assert len(srv.requests) == 1
         # Small enough to fit in max_wait: it waits, then goes.
@@ -304,7 +304,7 @@ async def test_never_waits_past_the_total_deadline() -> None:
             await client.chat(model="gpt-4o", messages=USER, timeouts=0.5)
         assert anyio.current_time() - start < 0.25  # refused at once, not after 0.5 s
         assert info.value.local and info.value.retry_after is not None
-        assert info.value.retry_after > 10
+        assert info.value.retry_after > 5  # ~10.3 s minus the time since the drain
         assert len(srv.requests) == 1
         srv.enqueue(reply())
         start = anyio.current_time()
@@ -349,7 +349,7 @@ async def test_openai_remaining_tokens_lower_the_bucket() -> None:
         with pytest.raises(aa.RateLimitError) as info:
             await client.chat(model="gpt-4o", messages=USER)  # 1029 tokens, 100 left
         assert info.value.local
-        assert info.value.retry_after is not None and 0.8 < info.value.retry_after < 0.95
+        assert info.value.retry_after is not None and 0.5 < info.value.retry_after < 0.95
         srv.enqueue(reply())
         await client.chat(model="gpt-4o", messages=USER, max_tokens=50)  # 55 tokens fit
         assert len(srv.requests) == 2
