@@ -17,6 +17,7 @@ _MODULES = {
     "stream": ("ChatStream",),
     "sync": ("SyncClient",),
     "resilience": ("RetryPolicy", "Timeouts"),
+    "pricing": ("Price",),
     "types": (
         "AudioPart", "ChatRequest", "ChatResponse", "EmbedResponse", "FilePart", "ImagePart",
         "Message", "StreamChunk", "TextPart", "Tool", "ToolCall", "ToolCallDelta", "Usage",
@@ -52,6 +53,7 @@ if TYPE_CHECKING:
         TimeoutError as TimeoutError,
         ValidationError as ValidationError,
     )
+    from .pricing import Price as Price
     from .resilience import RetryPolicy as RetryPolicy, Timeouts as Timeouts
     from .stream import ChatStream as ChatStream
     from .sync import SyncClient as SyncClient
