@@ -18,6 +18,7 @@ _MODULES = {
     "sync": ("SyncClient",),
     "resilience": ("RetryPolicy", "Timeouts"),
     "pricing": ("Price",),
+    "routing.router": ("Deployment", "Router"),
     "types": (
         "AudioPart", "ChatRequest", "ChatResponse", "EmbedResponse", "FilePart", "ImagePart",
         "Message", "StreamChunk", "TextPart", "Tool", "ToolCall", "ToolCallDelta", "Usage",
@@ -55,6 +56,7 @@ if TYPE_CHECKING:
     )
     from .pricing import Price as Price
     from .resilience import RetryPolicy as RetryPolicy, Timeouts as Timeouts
+    from .routing.router import Deployment as Deployment, Router as Router
     from .stream import ChatStream as ChatStream
     from .sync import SyncClient as SyncClient
     from .types import (
