@@ -458,6 +458,7 @@ def test_sync_client_wraps_a_router() -> None:
         ({"fallbacks": {"smart": ["smart"]}}, "fallbacks.smart[0]"),
         ({"context_window_fallbacks": {"smart": ["big"]}}, "context_window_fallbacks.smart[0]"),
         ({"content_policy_fallbacks": {"smart": [1]}}, "content_policy_fallbacks.smart[0]"),
+        ({"hedge": 1.5}, "hedge"),
         ({"timeouts": "slow"}, "timeouts"),
     ],
 )

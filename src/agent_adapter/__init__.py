@@ -19,6 +19,7 @@ _MODULES = {
     "resilience": ("RetryPolicy", "Timeouts"),
     "pricing": ("Price",),
     "routing.router": ("Deployment", "Router"),
+    "routing.hedge": ("Hedge",),
     "types": (
         "AudioPart", "ChatRequest", "ChatResponse", "EmbedResponse", "FilePart", "ImagePart",
         "Message", "StreamChunk", "TextPart", "Tool", "ToolCall", "ToolCallDelta", "Usage",
@@ -56,6 +57,7 @@ if TYPE_CHECKING:
     )
     from .pricing import Price as Price
     from .resilience import RetryPolicy as RetryPolicy, Timeouts as Timeouts
+    from .routing.hedge import Hedge as Hedge
     from .routing.router import Deployment as Deployment, Router as Router
     from .stream import ChatStream as ChatStream
     from .sync import SyncClient as SyncClient

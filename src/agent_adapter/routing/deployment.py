@@ -25,6 +25,7 @@ from .strategies import Stats, Strategy
 if TYPE_CHECKING:
     from ..client import Client
     from ..providers.base import Adapter
+    from .hedge import Latencies
 
 __all__ = [
     "Deployment",
@@ -136,6 +137,7 @@ class Group:
     """
 
     __slots__ = (
+        "chat_latencies",
         "content_fallbacks",
         "context_fallbacks",
         "fallbacks",
@@ -144,6 +146,7 @@ class Group:
         "needs_tokens",
         "single",
         "strategy",
+        "stream_latencies",
     )
 
     def __init__(self, name: str, members: tuple[Member, ...], strategy: Strategy) -> None:
@@ -155,6 +158,8 @@ class Group:
         self.content_fallbacks: tuple[Group, ...] = ()
         self.needs_tokens = False
         self.single: Member | None = None
+        self.chat_latencies: Latencies | None = None
+        self.stream_latencies: Latencies | None = None
 
     def __repr__(self) -> str:
         return f"Group({self.name!r}, {[m.id for m in self.members]})"

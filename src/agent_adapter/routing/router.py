@@ -6,7 +6,7 @@ and per model name (a *group*) the strategy that orders its deployments and
 the groups its errors fall back to. A call validates the request once, then
 tries the candidates in turn: each deployment with its own retry policy (the
 one retry loop, inside ``Client._chat``), then the next, all under one total
-deadline.
+deadline. With a ``Hedge`` a slow candidate is raced against the next one.
 """
 
 from __future__ import annotations
@@ -14,9 +14,9 @@ from __future__ import annotations
 import hashlib
 import math
 import random
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import anyio
 import msgspec
@@ -36,6 +36,7 @@ from .deployment import (
     fallback_map,
 )
 from .fallback import Plan, exhausted, past, total_timeout
+from .hedge import Hedge, Latencies, race
 from .strategies import Priority, make_strategy, prefer_available
 from .stream import RoutedStream
 
@@ -47,6 +48,8 @@ if TYPE_CHECKING:
     from ..types import ChatRequest, ChatResponse, EmbedResponse, Message, Tool
 
 __all__ = ["Deployment", "Router"]
+
+T = TypeVar("T")
 
 _NO_TOKENS = (0, 0)
 _replace = msgspec.structs.replace
@@ -75,6 +78,7 @@ class Router:
         fallbacks: Mapping[str, Sequence[str]] | None = None,
         context_window_fallbacks: Mapping[str, Sequence[str]] | None = None,
         content_policy_fallbacks: Mapping[str, Sequence[str]] | None = None,
+        hedge: Hedge | None = None,
         timeouts: Timeouts | float | None = None,
         retry: RetryPolicy | int | None = None,
         allow_direct: bool = False,
@@ -83,11 +87,14 @@ class Router:
     ) -> None:
         rng = random.Random(seed)
         make_strategy(strategy, rng)  # an unknown name fails before anything is built
+        if hedge is not None and not isinstance(hedge, Hedge):
+            raise ValidationError("must be an aa.Hedge or None", field="hedge")
         if transport is not None and not isinstance(transport, Transport):
             raise ValidationError("must be an agent_adapter Transport or None", field="transport")
         self.timeouts = _timeouts(timeouts) or Timeouts()
         self.retry = _retry(retry) or RetryPolicy()
         self.strategy = strategy
+        self.hedge = hedge
         self._allow_direct = bool(allow_direct)
         self._owns_transport = transport is None
         self._transport = transport if transport is not None else Transport()
@@ -157,10 +164,13 @@ class Router:
         plan = Plan(
             group, lambda g: self._order(g, False, tokens), self._order(group, False, tokens)
         )
+        ring = group.chat_latencies
 
         async def attempt(member: Member) -> ChatResponse:
-            return await self._chat_on(member, request, call_timeouts, call_retry, deadline)
+            return await self._chat_on(member, request, call_timeouts, call_retry, deadline, ring)
 
+        if self.hedge is not None and group.single is None:
+            return (await self._hedged(plan, attempt, _nothing, deadline, ring))[1]
         while (member := plan.next()) is not None:
             try:
                 return await attempt(member)
@@ -196,10 +206,15 @@ class Router:
             plan = Plan(
                 group, lambda g: self._order(g, True, tokens), self._order(group, True, tokens)
             )
+            ring = group.stream_latencies
 
             async def attempt(member: Member) -> ChatStream:
-                return await self._stream_on(member, request, call_timeouts, call_retry, deadline)
+                return await self._stream_on(
+                    member, request, call_timeouts, call_retry, deadline, ring
+                )
 
+            if self.hedge is not None and group.single is None:
+                return await self._hedged(plan, attempt, _close, deadline, ring)
             while (member := plan.next()) is not None:
                 try:
                     return member, await attempt(member)
@@ -272,6 +287,7 @@ class Router:
         call_timeouts: Timeouts | None,
         call_retry: RetryPolicy | None,
         deadline: float,
+        ring: Latencies | None,
     ) -> ChatResponse:
         """One deployment's chat call (its own retries included), counted and timed."""
         target = member.target
@@ -295,6 +311,8 @@ class Router:
             stats.in_flight -= 1
         seconds = anyio.current_time() - began
         stats.record(seconds, stream=False)
+        if ring is not None:
+            ring.add(seconds)
         response.deployment = target.id
         if response.model is None:
             response.model = target.model
@@ -307,6 +325,7 @@ class Router:
         call_timeouts: Timeouts | None,
         call_retry: RetryPolicy | None,
         deadline: float,
+        ring: Latencies | None,
     ) -> ChatStream:
         """One deployment's stream, entered: returns once its first content arrived."""
         target = member.target
@@ -332,9 +351,38 @@ class Router:
         ttft = stream.ttft
         seconds = ttft if ttft is not None else anyio.current_time() - began
         stats.record(seconds, stream=True)
+        if ring is not None:
+            ring.add(seconds)
         return stream
 
     # -- plumbing ------------------------------------------------------------
+
+    async def _hedged(
+        self,
+        plan: Plan,
+        attempt: Callable[[Member], Awaitable[T]],
+        discard: Callable[[T], Awaitable[None]],
+        deadline: float,
+        ring: Latencies | None,
+    ) -> tuple[Member, T]:
+        """Race the plan's candidates (see ``hedge.race``): the winner, or the routed error."""
+        assert self.hedge is not None
+        first = plan.next()
+        assert first is not None
+        won = await race(
+            plan,
+            first,
+            attempt,
+            discard,
+            delay=self.hedge.delay_for(ring),
+            max_extra=self.hedge.max_extra,
+            deadline=deadline,
+        )
+        if won is None:
+            if past(deadline, anyio.current_time()):
+                raise self._timeout(None, plan) from (plan.errors[-1] if plan.errors else None)
+            raise exhausted(plan.errors) from plan.errors[-1]
+        return won
 
     def _group(self, model: str) -> Group:
         """The group ``model`` names (or, with ``allow_direct``, a direct deployment)."""
@@ -390,6 +438,9 @@ class Router:
 
     def _seal(self, group: Group) -> None:
         group.needs_tokens = self.strategy == "cost"
+        hedge = self.hedge
+        if hedge is not None and hedge.percentile is not None:
+            group.chat_latencies, group.stream_latencies = Latencies(), Latencies()
         group.seal()
 
     def _chat_request(
@@ -438,6 +489,14 @@ class Router:
         size = sum(len(m.text()) for m in request.messages)
         output = request.max_tokens if request.max_tokens is not None else 256
         return -(-size // 4), output
+
+
+async def _nothing(_: object) -> None:
+    """A chat response that lost a race needs no closing."""
+
+
+async def _close(stream: ChatStream) -> None:
+    await stream.aclose()
 
 
 def _deployment_id(provider: str, base_url: str, model: str, api_key: Secret | None) -> str:

@@ -1,6 +1,6 @@
 """``RoutedStream``: ``router.stream(...)``, the stream of the deployment that delivered first.
 
-Entering it opens candidate streams in turn
+Entering it opens candidate streams in turn (or races them, with a hedge)
 until one delivers its first content: until then a failure falls back to the
 next deployment. After that it *is* that deployment's ``ChatStream``: a
 failure raises as the ChatStream does (``StreamError`` with the partial
