@@ -95,6 +95,7 @@ class Router:
         self.retry = _retry(retry) or RetryPolicy()
         self.strategy = strategy
         self.hedge = hedge
+        self._timed = strategy == "latency"  # chat latencies are read by this strategy only
         self._allow_direct = bool(allow_direct)
         self._owns_transport = transport is None
         self._transport = transport if transport is not None else Transport()
@@ -160,6 +161,20 @@ class Router:
         request = self._chat_request(group, messages, tools, params, stream=False)
         call_timeouts, call_retry = _timeouts(timeouts), _retry(retry)
         deadline = self._deadline(call_timeouts)
+        single = group.single
+        if single is not None:  # one deployment, no fallbacks: nothing to order, plan or race
+            try:
+                return await self._chat_on(
+                    single, request, call_timeouts, call_retry, deadline, None
+                )
+            except AdapterError as error:
+                plan = Plan(group, self._order_alone, (single,))
+                plan.next()
+                if not plan.failed(single, error):
+                    raise
+                if past(deadline, anyio.current_time()):
+                    raise self._timeout(call_timeouts, plan) from error
+                raise exhausted(plan.errors) from error
         tokens = self._tokens(request) if group.needs_tokens else _NO_TOKENS
         plan = Plan(
             group, lambda g: self._order(g, False, tokens), self._order(group, False, tokens)
@@ -169,7 +184,7 @@ class Router:
         async def attempt(member: Member) -> ChatResponse:
             return await self._chat_on(member, request, call_timeouts, call_retry, deadline, ring)
 
-        if self.hedge is not None and group.single is None:
+        if self.hedge is not None:
             return (await self._hedged(plan, attempt, _nothing, deadline, ring))[1]
         while (member := plan.next()) is not None:
             try:
@@ -295,7 +310,8 @@ class Router:
             request = _replace(request, model=target.model)
         stats = target.stats
         stats.in_flight += 1
-        began = anyio.current_time()
+        timed = self._timed or ring is not None  # two clock reads only when someone reads them
+        began = anyio.current_time() if timed else 0.0
         try:
             response = await target.client._chat(
                 target.adapter,
@@ -309,10 +325,11 @@ class Router:
             raise
         finally:
             stats.in_flight -= 1
-        seconds = anyio.current_time() - began
-        stats.record(seconds, stream=False)
-        if ring is not None:
-            ring.add(seconds)
+        if timed:
+            seconds = anyio.current_time() - began
+            stats.record(seconds, stream=False)
+            if ring is not None:
+                ring.add(seconds)
         response.deployment = target.id
         if response.model is None:
             response.model = target.model
@@ -479,6 +496,9 @@ class Router:
             members, stream=stream, prompt_tokens=tokens[0], completion_tokens=tokens[1]
         )
         return prefer_available(order, self._available)
+
+    def _order_alone(self, group: Group) -> Sequence[Member]:
+        return group.members
 
     def _available(self, member: Member) -> bool:
         """Whether the deployment can take a call now (closed breaker, tokens in its bucket)."""
