@@ -377,6 +377,41 @@ async def test_unknown_model_fails_before_io_unless_direct_is_allowed(
         assert [q.json()["model"] for q in a.requests] == ["gpt-4o-mini"] * 2
 
 
+async def test_a_direct_model_that_a_group_lists_is_that_deployment(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    async with servers(1) as [a]:
+        monkeypatch.setenv("OPENAI_API_KEY", "sk-env")
+        monkeypatch.setenv("OPENAI_BASE_URL", a.base_url + "/v1")
+        async with aa.Router({"smart": ["openai/gpt-4o-mini"]}, allow_direct=True) as router:
+            r = await router.chat(model="openai/gpt-4o-mini", messages=USER)
+            direct = router._direct["openai/gpt-4o-mini"].members[0].target
+            assert direct is router._groups["smart"].members[0].target  # one breaker, one stats
+        assert r.deployment == router.deployments["smart"][0]
+
+
+async def test_aclose_from_another_task_stops_an_opening_stream() -> None:
+    async with servers(2) as [a, b]:
+        a.handler = lambda _: Reply.sse([b": ping\n\n"] * 100, delay=0.05)
+        router = aa.Router({"smart": [dep("openai", a), dep("anthropic", b)]})
+        async with router:
+            s = router.stream(model="smart", messages=USER)
+
+            async def opener() -> None:
+                with pytest.raises(StopAsyncIteration):
+                    await s.__aenter__()
+
+            with anyio.fail_after(3):
+                async with anyio.create_task_group() as tg:
+                    tg.start_soon(opener)
+                    await a.wait_for_requests(1)
+                    await s.aclose()
+            assert s.state is StreamState.ENDED
+            await a.wait_for_client_disconnects(1)
+            await a.wait_for_closed(1)
+        assert b.requests == []  # closing is not a failure: no fallback
+
+
 async def test_round_robin_spreads_calls_over_the_deployments() -> None:
     async with servers(2) as [a, b]:
         router = aa.Router(

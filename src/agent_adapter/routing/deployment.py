@@ -177,10 +177,9 @@ Factory = Callable[[Deployment, str, str, str], Target]
 
 
 def build_groups(
-    models: Any, strategy: Callable[[], Strategy], factory: Factory
+    models: Any, strategy: Callable[[], Strategy], factory: Factory, targets: dict[str, Target]
 ) -> dict[str, Group]:
-    """Every group of ``models``, checked; one target per distinct deployment."""
-    targets: dict[str, Target] = {}
+    """Every group of ``models``, checked; one target per distinct deployment (in ``targets``)."""
     groups: dict[str, Group] = {}
     for name, entries in group_list(models):
         members: list[Member] = []

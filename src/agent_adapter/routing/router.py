@@ -100,7 +100,9 @@ class Router:
         self._owns_transport = transport is None
         self._transport = transport if transport is not None else Transport()
         self._targets: dict[str, Target] = {}
-        groups = build_groups(models, lambda: make_strategy(strategy, rng), self._target)
+        groups = build_groups(
+            models, lambda: make_strategy(strategy, rng), self._target, self._targets
+        )
         for label, value, attr in (
             ("fallbacks", fallbacks, "fallbacks"),
             ("context_window_fallbacks", context_window_fallbacks, "context_fallbacks"),
