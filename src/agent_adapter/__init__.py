@@ -16,7 +16,7 @@ _MODULES = {
     "client": ("Client",),
     "stream": ("ChatStream",),
     "sync": ("SyncClient",),
-    "resilience": ("RetryPolicy", "Timeouts"),
+    "resilience": ("CircuitBreaker", "RateLimit", "RetryPolicy", "Timeouts"),
     "pricing": ("Price",),
     "routing.router": ("Deployment", "Router"),
     "routing.hedge": ("Hedge",),
@@ -27,8 +27,8 @@ _MODULES = {
     "errors": (
         "APIConnectionError", "AdapterError", "AllProvidersFailedError", "AuthenticationError",
         "BadRequestError", "CircuitOpenError", "ContentFilterError", "ContextLengthError",
-        "NotFoundError", "PermissionDeniedError", "RateLimitError", "ServerError", "StreamError",
-        "StructuredOutputError", "TimeoutError", "ValidationError",
+        "NotFoundError", "PermissionDeniedError", "QueueFullError", "RateLimitError", "ServerError",
+        "StreamError", "StructuredOutputError", "TimeoutError", "ValidationError",
     ),
 }  # fmt: skip
 _EXPORTS = {name: module for module, names in _MODULES.items() for name in names}
@@ -48,6 +48,7 @@ if TYPE_CHECKING:
         ContextLengthError as ContextLengthError,
         NotFoundError as NotFoundError,
         PermissionDeniedError as PermissionDeniedError,
+        QueueFullError as QueueFullError,
         RateLimitError as RateLimitError,
         ServerError as ServerError,
         StreamError as StreamError,
@@ -56,7 +57,12 @@ if TYPE_CHECKING:
         ValidationError as ValidationError,
     )
     from .pricing import Price as Price
-    from .resilience import RetryPolicy as RetryPolicy, Timeouts as Timeouts
+    from .resilience import (
+        CircuitBreaker as CircuitBreaker,
+        RateLimit as RateLimit,
+        RetryPolicy as RetryPolicy,
+        Timeouts as Timeouts,
+    )
     from .routing.hedge import Hedge as Hedge
     from .routing.router import Deployment as Deployment, Router as Router
     from .stream import ChatStream as ChatStream
