@@ -84,6 +84,19 @@ async def test_a_stream_without_first_content_is_hedged_the_loser_closed() -> No
         assert a.open_connections == 0
 
 
+async def test_a_cancelled_loser_does_not_count_against_its_breaker() -> None:
+    breaker = aa.CircuitBreaker(failure_threshold=1)
+    async with (
+        servers(lambda _: Reply.stall(), provider_reply) as [a, b],
+        router_for(a, b, hedge=aa.Hedge(delay=0.1), breaker=breaker) as router,
+    ):
+        for _ in range(2):
+            r = await router.chat(model="smart", messages=USER)
+            assert r.deployment == router.deployments["smart"][1]
+        assert breaker.state(router.deployments["smart"][0]) == "closed"
+        assert len(a.requests) == 2  # still tried first each time
+
+
 async def test_the_first_deployment_may_still_win_after_the_hedge_started() -> None:
     async with (
         servers(slow(0.3), lambda _: Reply.stall()) as [a, b],
