@@ -184,8 +184,22 @@ async def test_a_race_keeps_the_total_deadline() -> None:
             with pytest.raises(aa.TimeoutError) as info, anyio.fail_after(3):
                 await router.chat(model="smart", messages=USER)
         assert info.value.which == "total"
+        assert "0.4 s" in str(info.value)
         for srv in (a, b):
             await srv.wait_for_closed(1)
+
+
+async def test_a_race_keeps_a_total_deadline_given_per_call() -> None:
+    stall = lambda _: Reply.stall()  # noqa: E731
+    async with (
+        servers(stall, stall) as [a, b],
+        router_for(a, b, hedge=aa.Hedge(delay=0.1)) as router,
+    ):
+        with pytest.raises(aa.TimeoutError) as info, anyio.fail_after(3):
+            async with router.stream(model="smart", messages=USER, timeouts=0.3):
+                pass
+        assert info.value.which == "total"
+        assert "0.3 s" in str(info.value)
 
 
 async def test_cancelling_a_race_from_outside_closes_every_connection() -> None:

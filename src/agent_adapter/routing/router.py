@@ -210,7 +210,8 @@ class Router:
             return await self._chat_on(member, request, call_timeouts, call_retry, deadline, ring)
 
         if self.hedge is not None:
-            return (await self._hedged(plan, attempt, _nothing, deadline, ring))[1]
+            won = await self._hedged(plan, attempt, _nothing, deadline, ring, call_timeouts)
+            return won[1]
         while (member := plan.next()) is not None:
             try:
                 return await attempt(member)
@@ -254,7 +255,7 @@ class Router:
                 )
 
             if self.hedge is not None and group.single is None:
-                return await self._hedged(plan, attempt, _close, deadline, ring)
+                return await self._hedged(plan, attempt, _close, deadline, ring, call_timeouts)
             while (member := plan.next()) is not None:
                 try:
                     return member, await attempt(member)
@@ -407,6 +408,7 @@ class Router:
         discard: Callable[[T], Awaitable[None]],
         deadline: float,
         ring: Latencies | None,
+        call_timeouts: Timeouts | None,
     ) -> tuple[Member, T]:
         """Race the plan's candidates (see ``hedge.race``): the winner, or the routed error."""
         assert self.hedge is not None
@@ -423,7 +425,9 @@ class Router:
         )
         if won is None:
             if past(deadline, anyio.current_time()):
-                raise self._timeout(None, plan) from (plan.errors[-1] if plan.errors else None)
+                raise self._timeout(call_timeouts, plan) from (
+                    plan.errors[-1] if plan.errors else None
+                )
             raise exhausted(plan.errors) from plan.errors[-1]
         return won
 
