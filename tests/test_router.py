@@ -602,3 +602,12 @@ def test_one_deployment_in_two_groups_is_one_deployment(monkeypatch: pytest.Monk
 def test_deployment_hides_its_key() -> None:
     d = aa.Deployment("openai/gpt-4o", api_key="sk-very-secret")
     assert "sk-very-secret" not in repr(d)
+
+
+def test_the_routing_package_exports_the_router_names() -> None:
+    import agent_adapter.routing as routing
+
+    assert routing.Router is aa.Router
+    assert routing.Deployment is aa.Deployment
+    assert routing.Hedge is aa.Hedge
+    assert routing.RoutedStream is RoutedStream
