@@ -12,6 +12,7 @@ deadline. With a ``Hedge`` a slow candidate is raced against the next one.
 from __future__ import annotations
 
 import math
+import os
 import random
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from types import MappingProxyType
@@ -50,6 +51,7 @@ from .stream import RoutedStream
 if TYPE_CHECKING:
     from types import TracebackType
 
+    from ..batch import BatchProgress
     from ..stream import ChatStream
     from ..types import ChatRequest, ChatResponse, EmbedResponse, Message, Tool
 
@@ -86,6 +88,18 @@ class Router:
     call). ``allow_direct`` serves a ``"provider/model"`` that names no group
     directly. Use ``async with aa.Router(...) as router:``.
     """
+
+    @classmethod
+    def from_config(
+        cls, path: str | os.PathLike[str], *, env: Mapping[str, str] | None = None
+    ) -> Router:
+        """A Router described by a TOML file (see ``agent_adapter.config``).
+
+        Every error names its key path (``models.smart[1].rpm: ...``), before any I/O.
+        """
+        from ..config import load_config
+
+        return cls(**load_config(path, env=env).router_kwargs())
 
     def __init__(
         self,
@@ -319,6 +333,18 @@ class Router:
             result.deployment = target.id
             return result
         raise exhausted(plan.errors) from plan.errors[-1]
+
+    async def batch(
+        self,
+        requests: Iterable[Mapping[str, Any]],
+        *,
+        concurrency: int = 16,
+        on_progress: Callable[[BatchProgress], None] | None = None,
+    ) -> list[ChatResponse | AdapterError]:
+        """``Client.batch`` through the router: each request is routed on its own."""
+        from ..batch import run_batch
+
+        return await run_batch(self, requests, concurrency=concurrency, on_progress=on_progress)
 
     # -- one candidate ---------------------------------------------------------
 
