@@ -18,7 +18,7 @@ _MODULES = {
     "config": ("DeploymentConfig", "RouterConfig", "load_config"),
     "stream": ("ChatStream",),
     "sync": ("SyncClient",),
-    "resilience": ("CircuitBreaker", "RateLimit", "RetryPolicy", "Timeouts"),
+    "resilience": ("CircuitBreaker", "MemoryStore", "RateLimit", "RetryPolicy", "Timeouts"),
     "pricing": ("Price",),
     "routing.router": ("Deployment", "Router"),
     "routing.hedge": ("Hedge",),
@@ -68,6 +68,7 @@ if TYPE_CHECKING:
     from .pricing import Price as Price
     from .resilience import (
         CircuitBreaker as CircuitBreaker,
+        MemoryStore as MemoryStore,
         RateLimit as RateLimit,
         RetryPolicy as RetryPolicy,
         Timeouts as Timeouts,

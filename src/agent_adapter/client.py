@@ -24,6 +24,7 @@ from .resilience import (
     RateLimit,
     RateLimiter,
     RetryPolicy,
+    Store,
     Timeouts,
     deployment_id,
     estimate_embed_tokens,
@@ -60,6 +61,14 @@ class Client:
     ``RateLimiter``) and ``breaker`` (an ``aa.CircuitBreaker``, keyed by
     ``deployment_id(model)``). They are ``client.concurrency``,
     ``client.rate_limiter`` and ``client.breaker`` (None when not configured).
+
+    ``store`` (an ``aa.MemoryStore``, or an ``aa.RedisStore`` shared by many
+    processes) holds the counters of the gates this client builds, its rate
+    buckets and its concurrency counter, under ``store_key`` (by default the
+    provider, base URL and a hash of the key; ``"*"`` for a client that picks
+    the provider per model): clients that share a store and a key share
+    those limits. A breaker or ``RateLimiter`` given with it must keep its
+    state in the same store (``aa.CircuitBreaker(store=store)``).
     """
 
     def __init__(
@@ -79,6 +88,8 @@ class Client:
         rate_limit: RateLimit | RateLimiter | None = None,
         max_concurrency: int | None = None,
         max_queue: int | None = None,
+        store: Store | None = None,
+        store_key: str | None = None,
     ) -> None:
         self._provider = provider
         self._api_key = api_key
@@ -92,8 +103,11 @@ class Client:
         self._transport = transport
         self._owns_transport = transport is None
         self._adapters: dict[str, Adapter] = {}
+        self.store = store
+        if store is not None and store_key is None:
+            store_key = self._store_key()
         self.breaker, self.rate_limiter, self.concurrency = _gate_settings(
-            breaker, rate_limit, max_concurrency, max_queue
+            breaker, rate_limit, max_concurrency, max_queue, store, store_key
         )
         gates = (self.breaker, self.rate_limiter, self.concurrency)
         self._gated = any(gate is not None for gate in gates)  # else the hot path skips gates
@@ -339,6 +353,12 @@ class Client:
     def _deployment_id(adapter: Adapter, model: str) -> str:
         return deployment_id(adapter.name, adapter.base_url, model, adapter.api_key)
 
+    def _store_key(self) -> str:
+        """Where this client's gates keep their counters in a store, unless told."""
+        if self._provider is None:
+            return "*"
+        return self._deployment_id(self._adapter(self._provider), "*")
+
     # -- plumbing ------------------------------------------------------------
 
     def _prepare(
@@ -422,20 +442,43 @@ def _gate_settings(
     rate_limit: RateLimit | RateLimiter | None,
     max_concurrency: int | None,
     max_queue: int | None,
+    store: Store | None = None,
+    store_key: str | None = None,
 ) -> tuple[CircuitBreaker | None, RateLimiter | None, ConcurrencyLimit | None]:
     """The configured gates, checked before any I/O (a ValidationError names the keyword)."""
+    if store is not None and not callable(getattr(store, "take", None)):
+        raise ValidationError("must be an aa.MemoryStore, an aa.RedisStore or None", field="store")
+    if store_key is not None and (store is None or not isinstance(store_key, str) or not store_key):
+        raise ValidationError("must be a non-empty string, given with store=", field="store_key")
     if breaker is not None and not isinstance(breaker, CircuitBreaker):
         raise ValidationError("must be an aa.CircuitBreaker", field="breaker")
+    if store is not None and breaker is not None and breaker._store is not store:
+        raise ValidationError(
+            "keeps its state in another store than store=: use aa.CircuitBreaker(store=store)",
+            field="breaker",
+        )
     limiter: RateLimiter | None
     if rate_limit is None or isinstance(rate_limit, RateLimiter):
         limiter = rate_limit
+        if store is not None and limiter is not None and limiter._store is not store:
+            raise ValidationError(
+                "keeps its buckets in another store than store=: pass an aa.RateLimit",
+                field="rate_limit",
+            )
     elif isinstance(rate_limit, RateLimit):
-        limiter = RateLimiter(rate_limit)
+        if store is None:
+            limiter = RateLimiter(rate_limit)
+        else:
+            limiter = RateLimiter(rate_limit, store=store, key=f"ratelimit:{store_key}")
     else:
         raise ValidationError("must be an aa.RateLimit", field="rate_limit")
     concurrency = None
     if max_concurrency is not None:
-        concurrency = ConcurrencyLimit(max_concurrency, max_queue)
+        if store is None:
+            concurrency = ConcurrencyLimit(max_concurrency, max_queue)
+        else:
+            key = f"concurrency:{store_key}"
+            concurrency = ConcurrencyLimit(max_concurrency, max_queue, store=store, key=key)
     elif max_queue is not None:
         raise ValidationError("needs max_concurrency", field="max_queue")
     return breaker, limiter, concurrency

@@ -23,11 +23,14 @@ import msgspec
 
 from ..client import Client, _retry, _timeouts
 from ..errors import AdapterError, ValidationError
+from ..registry import create_adapter
 from ..resilience import (
     CircuitBreaker,
     RateLimit,
     RetryPolicy,
+    Store,
     Timeouts,
+    deployment_id,
     estimate_embed_tokens,
     estimate_tokens,
 )
@@ -86,7 +89,10 @@ class Router:
     ``timeouts``/``retry`` are the defaults of every deployment (each retry
     loop is one deployment's; ``timeouts.total`` bounds the whole routed
     call). ``allow_direct`` serves a ``"provider/model"`` that names no group
-    directly. Use ``async with aa.Router(...) as router:``.
+    directly. ``store`` (an ``aa.RedisStore`` to share them between
+    processes) holds the breaker's state and each deployment's buckets and
+    concurrency counter, keyed by deployment id. Use
+    ``async with aa.Router(...) as router:``.
     """
 
     @classmethod
@@ -116,11 +122,12 @@ class Router:
         allow_direct: bool = False,
         seed: int | None = None,
         transport: Transport | None = None,
+        store: Store | None = None,
     ) -> None:
         rng = random.Random(seed)
         make_strategy(strategy, rng)  # an unknown name fails before anything is built
         if isinstance(breaker, _Default):
-            breaker = CircuitBreaker()
+            breaker = CircuitBreaker(store=store)
         elif breaker is not None and not isinstance(breaker, CircuitBreaker):
             raise ValidationError("must be an aa.CircuitBreaker or None", field="breaker")
         if hedge is not None and not isinstance(hedge, Hedge):
@@ -132,6 +139,7 @@ class Router:
         self.strategy = strategy
         self.hedge = hedge
         self.breaker = breaker
+        self.store = store
         self._timed = strategy == "latency"  # chat latencies are read by this strategy only
         self._allow_direct = bool(allow_direct)
         self._owns_transport = transport is None
@@ -490,6 +498,10 @@ class Router:
     def _target(self, spec: Deployment, provider: str, bare: str, where: str) -> Target:
         """The client and id of one deployment, on the shared pool, with the router's defaults."""
         limited = spec.rpm is not None or spec.tpm is not None
+        store_key = None
+        if self.store is not None:  # shared counters are keyed by deployment, as the breaker is
+            named = create_adapter(provider, api_key=spec.api_key, base_url=spec.base_url)
+            store_key = deployment_id(named.name, named.base_url, bare, named.api_key)
         client = Client(
             provider,
             api_key=spec.api_key,
@@ -501,6 +513,8 @@ class Router:
             rate_limit=RateLimit(rpm=spec.rpm, tpm=spec.tpm) if limited else None,
             max_concurrency=spec.max_concurrency,
             max_queue=spec.max_queue,
+            store=self.store,
+            store_key=store_key,
         )
         adapter = client._adapter(provider)
         return Target(
