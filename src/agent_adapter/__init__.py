@@ -19,6 +19,7 @@ _MODULES = {
     "stream": ("ChatStream",),
     "sync": ("SyncClient",),
     "resilience": ("CircuitBreaker", "MemoryStore", "RateLimit", "RetryPolicy", "Timeouts"),
+    "resilience.redis": ("RedisStore",),
     "pricing": ("Price",),
     "routing.router": ("Deployment", "Router"),
     "routing.hedge": ("Hedge",),
@@ -73,6 +74,7 @@ if TYPE_CHECKING:
         RetryPolicy as RetryPolicy,
         Timeouts as Timeouts,
     )
+    from .resilience.redis import RedisStore as RedisStore
     from .routing.hedge import Hedge as Hedge
     from .routing.router import Deployment as Deployment, Router as Router
     from .stream import ChatStream as ChatStream
