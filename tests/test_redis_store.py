@@ -29,6 +29,7 @@ import msgspec
 import pytest
 
 import agent_adapter as aa
+from agent_adapter.resilience.redis.link import leaf
 from agent_adapter.testing import MockServer, RecordedRequest, Reply
 from sse_builders import USER, completion
 
@@ -179,8 +180,8 @@ async def test_the_scripts_keep_the_store_contract(redis_url: str, prefix: str) 
             store.release("c")
             await until(lambda: other.count("c") == 1)  # published
             assert await other.acquire("c", 2)
+            store.clear("f")  # as a closing breaker does: failures first, then the state
             store.set("open", None)
-            store.clear("f")
             await until(lambda: other.get("open") is None)
             assert other.record("f", now=0, window=10) == 1
             other.release("c")
@@ -216,6 +217,22 @@ async def test_a_store_never_started_is_local_and_says_so(
     assert await store.acquire("d", 1)
     warnings = [r.getMessage() for r in caplog.records if r.name == "agent_adapter"]
     assert len(warnings) == 1 and "never started" in warnings[0]
+
+
+async def test_last_error_names_the_failure_not_a_cancellation() -> None:
+    caught: list[BaseException] = []
+    with anyio.CancelScope() as scope:
+        scope.cancel()
+        try:
+            await anyio.sleep(1)
+        except BaseException as error:  # a real one: trio's cannot be made by hand
+            caught.append(error)
+            raise
+    cancelled, failure = caught[0], ConnectionError("reset")
+    group = BaseExceptionGroup("session", [cancelled, ExceptionGroup("pool", [failure])])
+    assert leaf(group) is failure
+    assert leaf(BaseExceptionGroup("only", [cancelled])) is cancelled
+    assert leaf(failure) is failure
 
 
 def test_importing_the_library_never_imports_coredis() -> None:

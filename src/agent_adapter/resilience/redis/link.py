@@ -84,10 +84,12 @@ def _failed(store: RedisStore, error: BaseException) -> None:
 
 
 def leaf(error: BaseException) -> BaseException:
-    """The first real error inside (nested) exception groups."""
-    while isinstance(error, BaseExceptionGroup) and error.exceptions:
-        error = error.exceptions[0]
-    return error
+    """The first real error inside (nested) exception groups: a failure, not a cancellation."""
+    if not isinstance(error, BaseExceptionGroup) or not error.exceptions:
+        return error
+    found = [leaf(inner) for inner in error.exceptions]
+    cancelled = anyio.get_cancelled_exc_class()
+    return next((e for e in found if not isinstance(e, cancelled)), found[0])
 
 
 async def _session(store: RedisStore) -> None:
@@ -199,7 +201,32 @@ async def _catch_up(store: RedisStore, client: coredis.Redis[str], kept: bool) -
     store._dirty_counters.update(store._held)  # our slots, said again: leases may have ended
     store._seen.clear()
     holders = store.prefix + "holders"
-    while True:
+    while True:  # values last: a breaker clears its failures before it closes
+        for key in list(store._unsent):
+            unsent = store._unsent.pop(key)
+            pairs = [part for member, at in unsent.events for part in (member, repr(at))]
+            cleared = "1" if unsent.cleared else "0"
+            args = [store._channel, key, repr(unsent.window), cleared, *pairs]
+            try:
+                times = await store._run(client, "events", [store._key("w", key)], args)
+            except BaseException:
+                store._unsent.setdefault(key, unsent)
+                raise
+            local.put_events(key, [float(t) for t in times])
+        for key in list(store._dirty_buckets):
+            store._dirty_buckets.discard(key)
+            rate, capacity = store._shapes[key]
+            now = store.clock()
+            level, pause = local.bucket(key, rate, capacity, now)
+            pause_for = max(0.0, pause - now)
+            args = [num(level), num(rate), num(capacity), num(pause_for)]
+            try:
+                reply = await store._run(client, "lower", [store._key("b", key)], args)
+            except BaseException:
+                store._dirty_buckets.add(key)
+                raise
+            level, pause, at = (float(x) for x in reply)
+            local.put_bucket(key, level, at, pause)
         for key in list(store._dirty_counters):
             store._dirty_counters.discard(key)
             try:
@@ -220,31 +247,6 @@ async def _catch_up(store: RedisStore, client: coredis.Redis[str], kept: bool) -
             except BaseException:
                 store._dirty_values.add(key)
                 raise
-        for key in list(store._dirty_buckets):
-            store._dirty_buckets.discard(key)
-            rate, capacity = store._shapes[key]
-            now = store.clock()
-            level, pause = local.bucket(key, rate, capacity, now)
-            pause_for = max(0.0, pause - now)
-            args = [num(level), num(rate), num(capacity), num(pause_for)]
-            try:
-                reply = await store._run(client, "lower", [store._key("b", key)], args)
-            except BaseException:
-                store._dirty_buckets.add(key)
-                raise
-            level, pause, at = (float(x) for x in reply)
-            local.put_bucket(key, level, at, pause)
-        for key in list(store._unsent):
-            unsent = store._unsent.pop(key)
-            pairs = [part for member, at in unsent.events for part in (member, repr(at))]
-            cleared = "1" if unsent.cleared else "0"
-            args = [store._channel, key, repr(unsent.window), cleared, *pairs]
-            try:
-                times = await store._run(client, "events", [store._key("w", key)], args)
-            except BaseException:
-                store._unsent.setdefault(key, unsent)
-                raise
-            local.put_events(key, [float(t) for t in times])
         with anyio.fail_after(store.timeout):
             shared = await client.hgetall(store.prefix + "values")
         for key in local.values().keys() - shared.keys() - store._dirty_values:

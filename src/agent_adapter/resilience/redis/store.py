@@ -267,7 +267,7 @@ class RedisStore:
                 "%s: Redis is not there (%s); rate limits, breakers and concurrency "
                 "are per process until it is back",
                 self,
-                self._last_error,
+                _describe(self._last_error),
             )
 
     # -- round trips ---------------------------------------------------------------------
@@ -505,6 +505,12 @@ class Message(msgspec.Struct):
     n: int = 0
     r: int = 0
     s: list[str] | dict[str, Any] = msgspec.field(default_factory=list)
+
+
+def _describe(error: BaseException) -> str:
+    """``TimeoutError: ...``: the type says most when the message is empty."""
+    text = str(error)
+    return f"{type(error).__name__}: {text}" if text else type(error).__name__
 
 
 def _safe(url: str) -> str:
