@@ -19,7 +19,8 @@ _MODULES = {
     "resilience": ("RetryPolicy", "Timeouts"),
     "types": (
         "AudioPart", "ChatRequest", "ChatResponse", "EmbedResponse", "FilePart", "ImagePart",
-        "Message", "StreamChunk", "TextPart", "Tool", "ToolCall", "ToolCallDelta", "Usage",
+        "Message", "Metrics", "StreamChunk", "TextPart", "Tool", "ToolCall", "ToolCallDelta",
+        "Usage",
     ),
     "errors": (
         "APIConnectionError", "AdapterError", "AllProvidersFailedError", "AuthenticationError",
@@ -63,6 +64,7 @@ if TYPE_CHECKING:
         FilePart as FilePart,
         ImagePart as ImagePart,
         Message as Message,
+        Metrics as Metrics,
         StreamChunk as StreamChunk,
         TextPart as TextPart,
         Tool as Tool,

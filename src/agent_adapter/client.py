@@ -12,13 +12,14 @@ import math
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
+import anyio
 import msgspec
 
 from .errors import StructuredOutputError, ValidationError
 from .providers.base import request_id
 from .registry import create_adapter, split_model
 from .resilience import RetryPolicy, Timeouts
-from .runner import Call, Gate, Operation, exchange, run_to_end
+from .runner import Call, Gate, Operation, exchange, metrics_of, run_to_end
 from .stream import ChatStream
 from .transport import Transport
 from .validation import CHAT_PARAMS, build_chat_request, build_embed_request
@@ -177,6 +178,7 @@ class Client:
             response.request_id = request_id(headers)
             response.provider = call.adapter.name
             call.usage = response.usage
+            response.metrics = metrics_of(call, anyio.current_time(), response.usage)
             return _parsed(request, response)
 
         return await run_to_end(call, attempt)
@@ -222,6 +224,7 @@ class Client:
             result = call.adapter.decode_embed(status, headers, body)
             result.provider = call.adapter.name
             result.model = result.model or request.model
+            result.metrics = metrics_of(call, anyio.current_time(), result.usage)
             return result
 
         return await run_to_end(call, attempt)

@@ -13,6 +13,7 @@ exactly once.
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Literal, Protocol, TypeVar
 
@@ -20,11 +21,12 @@ import anyio
 
 from .errors import AdapterError, StreamError, TimeoutError
 from .resilience import retrying
+from .types import Metrics
 
 if TYPE_CHECKING:
     from .providers.base import Adapter, Headers, HttpRequest
     from .resilience import RetryPolicy, Timeouts
-    from .transport import Transport
+    from .transport import Response, Transport
     from .types import Usage
 
 __all__ = [
@@ -34,6 +36,7 @@ __all__ = [
     "Outcome",
     "Permit",
     "exchange",
+    "metrics_of",
     "outcome_of",
     "run",
     "run_to_end",
@@ -81,7 +84,9 @@ class Call:
     of the one given and ``start + timeouts.total``. ``http`` is the encoded
     request; a stream drops it once content reached the caller, since no
     retry can resend it then. ``gates`` are entered in order before every
-    attempt.
+    attempt. ``queued`` sums the seconds spent passing the gates;
+    ``connect``, ``reused`` and ``ttfb`` are the last response head's
+    connection timings (see ``Response``), ``None`` for ``ttfb`` before one.
     """
 
     __slots__ = (
@@ -90,6 +95,7 @@ class Call:
         "_permits",
         "adapter",
         "attempts",
+        "connect",
         "deadline",
         "error",
         "gates",
@@ -97,9 +103,12 @@ class Call:
         "model",
         "operation",
         "outcome",
+        "queued",
         "retry",
+        "reused",
         "start",
         "timeouts",
+        "ttfb",
         "usage",
     )
 
@@ -129,6 +138,10 @@ class Call:
         self.outcome: Outcome | None = None
         self.error: BaseException | None = None
         self.usage: Usage | None = None  # the final usage, for correcting token estimates
+        self.queued = 0.0
+        self.connect = 0.0
+        self.reused = False
+        self.ttfb: float | None = None
         self._ended = False
         self._on_end: list[Callable[[Call], None]] = []
         self._permits: list[Permit] = []
@@ -162,13 +175,25 @@ class Call:
             callback(self)
 
     async def admit(self) -> None:
-        """Pass this attempt through every gate in order; a refusal settles those passed."""
-        for gate in self.gates:
-            try:
-                self._permits.append(await gate.enter(self))
-            except BaseException as exc:
-                self.settle(exc)
-                raise
+        """Pass this attempt through every gate in order; a refusal settles those passed.
+
+        The time it takes (waiting for a concurrency slot or a rate bucket) is
+        added to ``queued``.
+        """
+        began = time.perf_counter()
+        try:
+            for gate in self.gates:
+                try:
+                    self._permits.append(await gate.enter(self))
+                except BaseException as exc:
+                    self.settle(exc)
+                    raise
+        finally:
+            self.queued += time.perf_counter() - began
+
+    def timed(self, response: Response) -> None:
+        """Keep a response head's connection timings (the answering attempt's win)."""
+        self.connect, self.reused, self.ttfb = response.connect, response.reused, response.ttfb
 
     def response_head(self, status: int, headers: Headers) -> None:
         """Tell the permits that the response head arrived."""
@@ -268,6 +293,7 @@ async def exchange(transport: Transport, call: Call) -> tuple[int, Headers, byte
     """
     assert call.http is not None
     response = await transport.send(call.http, call.timeouts)
+    call.timed(response)
     if call.gates:
         call.response_head(response.status, response.headers)
     try:
@@ -277,3 +303,48 @@ async def exchange(transport: Transport, call: Call) -> tuple[int, Headers, byte
     if not 200 <= response.status < 300:
         raise call.adapter.error(response.status, response.headers, body)
     return response.status, response.headers, body
+
+
+def metrics_of(
+    call: Call,
+    end: float,
+    usage: Usage | None = None,
+    *,
+    first: float | None = None,
+    last: float = 0.0,
+    reads: int = 0,
+    tbt_max: float = 0.0,
+) -> Metrics:
+    """The call's ``Metrics`` as of ``end`` (the ``anyio.current_time()`` clock).
+
+    A stream passes its content timings: ``first`` and ``last`` content
+    event, how many network reads carried content and the longest gap
+    between two of them.
+    """
+    start = end if call.start is None else call.start
+    duration = end - start
+    tokens = usage.completion_tokens if usage is not None else 0
+    ttft = tpot = rate = mean = longest = None
+    if first is not None:
+        ttft = first - start
+        generating = end - first
+        if tokens > 1:
+            tpot = generating / (tokens - 1)
+        if tokens and generating > 0:
+            rate = tokens / generating
+        if reads > 1:
+            mean = (last - first) / (reads - 1)
+            longest = tbt_max
+    return Metrics(
+        queued=call.queued,
+        connect=call.connect,
+        reused=call.reused,
+        ttfb=call.ttfb,
+        ttft=ttft,
+        duration=duration,
+        tpot=tpot,
+        tbt_max=longest,
+        tbt_mean=mean,
+        tokens_per_second=rate,
+        throughput=tokens / duration if tokens and duration > 0 else None,
+    )
