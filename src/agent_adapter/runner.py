@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Literal, Protocol, TypeVar
 
 import anyio
 
+from ._log import DEBUG, log_attempt, log_retry, logger
 from .errors import AdapterError, StreamError, TimeoutError
 from .resilience import retrying
 from .types import Metrics
@@ -191,6 +192,10 @@ class Call:
         finally:
             self.queued += time.perf_counter() - began
 
+    def retried(self, error: AdapterError, attempt: int, delay: float) -> None:
+        """The retry loop will try again: ``attempt`` (0-based) failed with ``error``."""
+        log_retry(self, error, attempt + 1, delay)
+
     def timed(self, response: Response) -> None:
         """Keep a response head's connection timings (the answering attempt's win)."""
         self.connect, self.reused, self.ttfb = response.connect, response.reused, response.ttfb
@@ -260,6 +265,8 @@ async def run(call: Call, attempt: Callable[[Call], Awaitable[T]]) -> T:
 
     async def one(n: int) -> T:
         call.attempts = n + 1
+        if logger.isEnabledFor(DEBUG):
+            log_attempt(call)
         try:
             if call.gates:
                 await call.admit()
@@ -271,7 +278,7 @@ async def run(call: Call, attempt: Callable[[Call], Awaitable[T]]) -> T:
             raise
 
     with anyio.CancelScope(deadline=call.deadline):
-        return await retrying(one, call.retry, deadline=call.deadline)
+        return await retrying(one, call.retry, deadline=call.deadline, on_retry=call.retried)
     raise call.timeout("total")  # only reached when the total deadline cancelled the scope
 
 
