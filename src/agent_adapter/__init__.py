@@ -14,6 +14,7 @@ __version__ = "0.1.0"
 
 _MODULES = {
     "client": ("Client",),
+    "hooks": ("CallInfo", "Hooks"),
     "stream": ("ChatStream",),
     "sync": ("SyncClient",),
     "resilience": ("RetryPolicy", "Timeouts"),
@@ -53,6 +54,7 @@ if TYPE_CHECKING:
         TimeoutError as TimeoutError,
         ValidationError as ValidationError,
     )
+    from .hooks import CallInfo as CallInfo, Hooks as Hooks
     from .resilience import RetryPolicy as RetryPolicy, Timeouts as Timeouts
     from .stream import ChatStream as ChatStream
     from .sync import SyncClient as SyncClient

@@ -16,6 +16,7 @@ import anyio
 import msgspec
 
 from .errors import StructuredOutputError, ValidationError
+from .hooks import Hooks, Observer, as_hooks
 from .providers.base import request_id
 from .registry import create_adapter, split_model
 from .resilience import RetryPolicy, Timeouts
@@ -41,6 +42,10 @@ class Client:
     ``timeouts`` and ``retry`` set the defaults; every call may override
     them. Use it as ``async with Client(...) as client:`` so its connections
     are closed at the end.
+
+    ``hooks`` (``aa.Hooks`` objects, e.g. ``aa.otel.OpenTelemetryHooks()``)
+    are told about every call; a call's own ``hooks=`` are added to them.
+    They see sizes and counts, not text, unless ``capture_content=True``.
     """
 
     def __init__(
@@ -56,6 +61,8 @@ class Client:
         proxy: str | None = None,
         transport: Transport | None = None,
         env: Mapping[str, str] | None = None,
+        hooks: Iterable[Hooks] | None = None,
+        capture_content: bool = False,
     ) -> None:
         self._provider = provider
         self._api_key = api_key
@@ -69,6 +76,8 @@ class Client:
         self._transport = transport
         self._owns_transport = transport is None
         self._adapters: dict[str, Adapter] = {}
+        self.hooks = as_hooks(hooks)
+        self.capture_content = bool(capture_content)
         if provider is not None:
             self._adapter(provider)  # fail fast: unknown provider or missing key
 
@@ -109,6 +118,7 @@ class Client:
         tools: Iterable[Mapping[str, Any] | Tool] | None = None,
         timeouts: Timeouts | float | None = None,
         retry: RetryPolicy | int | None = None,
+        hooks: Iterable[Hooks] | None = None,
         **params: Any,
     ) -> ChatResponse:
         """Send a chat request and return the whole answer.
@@ -117,9 +127,11 @@ class Client:
         ``top_p``, ``stop``, ``seed``, ``tool_choice``, ``response_format``
         (a JSON Schema or a ``msgspec.Struct`` type; then ``.parsed``),
         ``reasoning``, ... and ``extra`` for provider-specific body fields.
+        ``hooks`` are this call's, added to the client's.
         """
         adapter, request = self._prepare(model, messages, tools, params, stream=False)
-        return await self._chat(adapter, request, *self._limits(timeouts, retry))
+        observer = self._observe_chat("chat", request, hooks)
+        return await self._chat(adapter, request, *self._limits(timeouts, retry), observer=observer)
 
     def stream(
         self,
@@ -129,6 +141,7 @@ class Client:
         tools: Iterable[Mapping[str, Any] | Tool] | None = None,
         timeouts: Timeouts | float | None = None,
         retry: RetryPolicy | int | None = None,
+        hooks: Iterable[Hooks] | None = None,
         **params: Any,
     ) -> ChatStream:
         """A streamed chat call: ``async with client.stream(...) as s: async for chunk in s``.
@@ -137,7 +150,8 @@ class Client:
         any I/O; the request is sent on entering the ``async with``.
         """
         adapter, request = self._prepare(model, messages, tools, params, stream=True)
-        return self._stream(adapter, request, *self._limits(timeouts, retry))
+        observer = self._observe_chat("stream", request, hooks)
+        return self._stream(adapter, request, *self._limits(timeouts, retry), observer=observer)
 
     async def embed(
         self,
@@ -148,13 +162,33 @@ class Client:
         timeouts: Timeouts | float | None = None,
         retry: RetryPolicy | int | None = None,
         extra: Mapping[str, Any] | None = None,
+        hooks: Iterable[Hooks] | None = None,
     ) -> EmbedResponse:
         """Embed ``input`` (one string or many); one vector per input, in order."""
         adapter, bare = self._resolve(model)
         request = build_embed_request(bare, input, dimensions=dimensions, extra=extra)
         if not adapter.capabilities.embeddings:
             raise ValidationError(f"{adapter.name} has no embeddings endpoint", field="model")
-        return await self._embed(adapter, request, *self._limits(timeouts, retry))
+        every = self._all_hooks(hooks)
+        observer = (
+            Observer.for_embed(every, request, capture=self.capture_content) if every else None
+        )
+        return await self._embed(
+            adapter, request, *self._limits(timeouts, retry), observer=observer
+        )
+
+    def _all_hooks(self, hooks: Iterable[Hooks] | None) -> tuple[Hooks, ...]:
+        """The client's hooks plus a call's own."""
+        return self.hooks + as_hooks(hooks) if hooks is not None else self.hooks
+
+    def _observe_chat(
+        self, operation: Operation, request: ChatRequest, hooks: Iterable[Hooks] | None
+    ) -> Observer | None:
+        """The call's observer, or ``None`` (nothing built) when no hook is configured."""
+        every = self._all_hooks(hooks)
+        if not every:
+            return None
+        return Observer.for_chat(every, operation, request, capture=self.capture_content)
 
     # -- the entry points without per-call hooks (a Router calls these per candidate) --
 
@@ -167,9 +201,10 @@ class Client:
         *,
         start: float | None = None,
         deadline: float = math.inf,
+        observer: Observer | None = None,
     ) -> ChatResponse:
         call = self._call("chat", adapter, adapter.encode(request), timeouts, retry, request.model)
-        call.start, call.deadline = start, deadline
+        call.start, call.deadline, call.observer = start, deadline, observer
         transport = self.transport
 
         async def attempt(call: Call) -> ChatResponse:
@@ -179,6 +214,7 @@ class Client:
             response.provider = call.adapter.name
             call.usage = response.usage
             response.metrics = metrics_of(call, anyio.current_time(), response.usage)
+            call.result = response
             return _parsed(request, response)
 
         return await run_to_end(call, attempt)
@@ -192,11 +228,12 @@ class Client:
         *,
         start: float | None = None,
         deadline: float = math.inf,
+        observer: Observer | None = None,
     ) -> ChatStream:
         call = self._call(
             "stream", adapter, adapter.encode(request), timeouts, retry, request.model
         )
-        call.start, call.deadline = start, deadline
+        call.start, call.deadline, call.observer = start, deadline, observer
         return ChatStream(
             call,
             transport=self.transport,
@@ -213,10 +250,11 @@ class Client:
         *,
         start: float | None = None,
         deadline: float = math.inf,
+        observer: Observer | None = None,
     ) -> EmbedResponse:
         http = adapter.encode_embed(request)
         call = self._call("embed", adapter, http, timeouts, retry, request.model)
-        call.start, call.deadline = start, deadline
+        call.start, call.deadline, call.observer = start, deadline, observer
         transport = self.transport
 
         async def attempt(call: Call) -> EmbedResponse:
@@ -225,6 +263,7 @@ class Client:
             result.provider = call.adapter.name
             result.model = result.model or request.model
             result.metrics = metrics_of(call, anyio.current_time(), result.usage)
+            call.result = result
             return result
 
         return await run_to_end(call, attempt)

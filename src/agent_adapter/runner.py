@@ -12,6 +12,7 @@ exactly once.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import time
 from collections.abc import Awaitable, Callable
@@ -25,6 +26,7 @@ from .resilience import retrying
 from .types import Metrics
 
 if TYPE_CHECKING:
+    from .hooks import Observer
     from .providers.base import Adapter, Headers, HttpRequest
     from .resilience import RetryPolicy, Timeouts
     from .transport import Response, Transport
@@ -88,6 +90,8 @@ class Call:
     attempt. ``queued`` sums the seconds spent passing the gates;
     ``connect``, ``reused`` and ``ttfb`` are the last response head's
     connection timings (see ``Response``), ``None`` for ``ttfb`` before one.
+    ``observer`` is the call's hooks (``None``: none configured, and nothing
+    is built for them); ``result`` the response the call produced.
     """
 
     __slots__ = (
@@ -102,9 +106,11 @@ class Call:
         "gates",
         "http",
         "model",
+        "observer",
         "operation",
         "outcome",
         "queued",
+        "result",
         "retry",
         "reused",
         "start",
@@ -143,6 +149,8 @@ class Call:
         self.connect = 0.0
         self.reused = False
         self.ttfb: float | None = None
+        self.observer: Observer | None = None
+        self.result: object = None
         self._ended = False
         self._on_end: list[Callable[[Call], None]] = []
         self._permits: list[Permit] = []
@@ -174,6 +182,8 @@ class Call:
         callbacks, self._on_end = self._on_end, []
         for callback in callbacks:
             callback(self)
+        if self.observer is not None:
+            self.observer.ended(self)
 
     async def admit(self) -> None:
         """Pass this attempt through every gate in order; a refusal settles those passed.
@@ -195,6 +205,8 @@ class Call:
     def retried(self, error: AdapterError, attempt: int, delay: float) -> None:
         """The retry loop will try again: ``attempt`` (0-based) failed with ``error``."""
         log_retry(self, error, attempt + 1, delay)
+        if self.observer is not None:
+            self.observer.retried(self, error, attempt + 1, delay)
 
     def timed(self, response: Response) -> None:
         """Keep a response head's connection timings (the answering attempt's win)."""
@@ -259,6 +271,10 @@ async def run(call: Call, attempt: Callable[[Call], Awaitable[T]]) -> T:
     """
     if call.start is None:
         call.start = anyio.current_time()
+    if call.observer is not None:
+        headers = call.observer.started(call)  # on_request; the one request-header hook point
+        if headers and call.http is not None:
+            call.http = dataclasses.replace(call.http, headers=[*call.http.headers, *headers])
     total = call.timeouts.total
     if total:
         call.deadline = min(call.deadline, call.start + total)

@@ -180,6 +180,7 @@ class ChatStream:
                 ResourceWarning,
                 stacklevel=1,
             )
+        self._report()
         self._call.end("cancelled")
 
     async def aclose(self) -> None:
@@ -292,6 +293,8 @@ class ChatStream:
             now = anyio.current_time()
             if self._first_content is None:
                 self._first_content = now
+                if self._call.observer is not None:
+                    self._call.observer.first_token(self._call, now)
             elif now - self._last_content > self._tbt_max:
                 self._tbt_max = now - self._last_content
             self._last_content = now
@@ -315,7 +318,9 @@ class ChatStream:
             )
         complete = self._assemble()
         self._call.usage = complete.usage
+        self._call.result = complete  # before postprocess, which may raise with it as the partial
         self._result = self._postprocess(complete) if self._postprocess is not None else complete
+        self._call.result = self._result
         await self._end("ok")  # read to the end: the connection goes back to the pool
 
     async def _wait(self, resp: Response, *, drain: bool) -> bytes:
@@ -375,7 +380,12 @@ class ChatStream:
 
     def _metrics(self, response: ChatResponse) -> Metrics:
         """The call's timings: to the body's end, or so far while the stream is open."""
-        end = self._end_time if self._end_time is not None else anyio.current_time()
+        end = self._end_time
+        if end is None:
+            try:
+                end = anyio.current_time()
+            except Exception:  # outside any event loop (a late __del__): what was last seen
+                end = self._last_content or self._call.start or 0.0
         return metrics_of(
             self._call,
             end,
@@ -388,6 +398,12 @@ class ChatStream:
 
     # -- endings ---------------------------------------------------------------
 
+    def _report(self) -> None:
+        """Give the call's hooks what the stream assembled so far (only when there are hooks)."""
+        call = self._call
+        if call.observer is not None and call.result is None:
+            call.result = self._assemble()
+
     async def _drop_response(self) -> None:
         """End this attempt's exchange: pool the connection if read to its end, else close it."""
         resp, self._resp = self._resp, None
@@ -398,6 +414,7 @@ class ChatStream:
         """The single end of the call, whatever the ending; later calls do nothing more."""
         self._state = StreamState.ENDED
         await self._drop_response()
+        self._report()
         self._call.end(outcome, error)
         if self._ended_event is not None:
             self._ended_event.set()
