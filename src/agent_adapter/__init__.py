@@ -77,6 +77,8 @@ if TYPE_CHECKING:
 
 
 def __getattr__(name: str) -> Any:
+    if name == "otel":  # aa.otel.OpenTelemetryHooks: imports opentelemetry, so only on use
+        return import_module(".otel", __name__)
     module = _EXPORTS.get(name)
     if module is None:
         raise AttributeError(f"module 'agent_adapter' has no attribute {name!r}")
