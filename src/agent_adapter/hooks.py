@@ -247,7 +247,7 @@ class Observer:
         info = self.info
         info.attempts = self._spent + call.attempts
         info.outcome = call.outcome
-        self._record_error(call.error)
+        self._record_error(call, call.error)
         result = call.result
         if isinstance(result, ChatResponse):
             self._record_chat(result)
@@ -268,7 +268,7 @@ class Observer:
 
     # -- plumbing -----------------------------------------------------------------
 
-    def _record_error(self, error: BaseException | None) -> None:
+    def _record_error(self, call: Call, error: BaseException | None) -> None:
         info = self.info
         if error is None:
             return
@@ -277,7 +277,9 @@ class Observer:
             info.error_status = error.status
             info.request_id = error.request_id or info.request_id
             if self.capture:
-                info.error_message = error.message
+                key = call.adapter.api_key
+                message = error.message
+                info.error_message = message.replace(key.reveal(), "****") if key else message
             partial = getattr(error, "partial", None)
             if isinstance(partial, ChatResponse) and info.response_model is None:
                 self._record_chat(partial)
