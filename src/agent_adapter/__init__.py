@@ -18,6 +18,9 @@ _MODULES = {
     "stream": ("ChatStream",),
     "sync": ("SyncClient",),
     "resilience": ("RetryPolicy", "Timeouts"),
+    "pricing": ("Price",),
+    "routing.router": ("Deployment", "Router"),
+    "routing.hedge": ("Hedge",),
     "types": (
         "AudioPart", "ChatRequest", "ChatResponse", "EmbedResponse", "FilePart", "ImagePart",
         "Message", "Metrics", "StreamChunk", "TextPart", "Tool", "ToolCall", "ToolCallDelta",
@@ -55,7 +58,10 @@ if TYPE_CHECKING:
         ValidationError as ValidationError,
     )
     from .hooks import CallInfo as CallInfo, Hooks as Hooks
+    from .pricing import Price as Price
     from .resilience import RetryPolicy as RetryPolicy, Timeouts as Timeouts
+    from .routing.hedge import Hedge as Hedge
+    from .routing.router import Deployment as Deployment, Router as Router
     from .stream import ChatStream as ChatStream
     from .sync import SyncClient as SyncClient
     from .types import (

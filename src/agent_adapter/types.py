@@ -309,7 +309,8 @@ class ChatResponse(msgspec.Struct, kw_only=True):
     ``parsed`` holds the validated Struct when ``response_format`` was a
     Struct type. ``request_id`` is the provider's id for the HTTP exchange
     (quote it to their support). ``metrics`` holds the call's timings
-    (time to first token, duration, ...).
+    (time to first token, duration, ...). ``deployment`` names the router
+    deployment that answered (``None`` from a plain client).
     """
 
     content: str = ""
@@ -327,6 +328,7 @@ class ChatResponse(msgspec.Struct, kw_only=True):
     request_id: str | None = None
     parsed: Any = None
     metrics: Metrics = NO_METRICS
+    deployment: str | None = None
 
     @property
     def message(self) -> Message:
@@ -352,10 +354,11 @@ class EmbedRequest(msgspec.Struct, kw_only=True):
 
 
 class EmbedResponse(msgspec.Struct, kw_only=True):
-    """One vector per input, in input order; ``metrics`` as on ``ChatResponse``."""
+    """One vector per input, in order; ``metrics`` and ``deployment`` as on ``ChatResponse``."""
 
     vectors: list[list[float]]
     model: str | None = None
     usage: Usage | None = None
     provider: str | None = None
     metrics: Metrics = NO_METRICS
+    deployment: str | None = None
