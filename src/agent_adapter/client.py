@@ -15,8 +15,10 @@ from typing import TYPE_CHECKING, Any
 import anyio
 import msgspec
 
+from . import catalog
 from .errors import StructuredOutputError, ValidationError
 from .hooks import Hooks, Observer, as_hooks
+from .pricing import Price
 from .providers.base import request_id
 from .registry import create_adapter, split_model
 from .resilience import RetryPolicy, Timeouts
@@ -46,6 +48,9 @@ class Client:
     ``hooks`` (``aa.Hooks`` objects, e.g. ``aa.otel.OpenTelemetryHooks()``)
     are told about every call; a call's own ``hooks=`` are added to them.
     They see sizes and counts, not text, unless ``capture_content=True``.
+    ``prices`` (model → ``aa.Price``, by bare or ``"provider/model"`` name)
+    set ``response.cost``; other models are priced from the optional
+    genai-prices data when it is installed, else their cost is ``None``.
     """
 
     def __init__(
@@ -63,6 +68,7 @@ class Client:
         env: Mapping[str, str] | None = None,
         hooks: Iterable[Hooks] | None = None,
         capture_content: bool = False,
+        prices: Mapping[str, Price] | None = None,
     ) -> None:
         self._provider = provider
         self._api_key = api_key
@@ -78,6 +84,8 @@ class Client:
         self._adapters: dict[str, Adapter] = {}
         self.hooks = as_hooks(hooks)
         self.capture_content = bool(capture_content)
+        self.prices = _prices(prices)
+        self._priced = bool(self.prices) or catalog.available()  # else no cost is looked up
         if provider is not None:
             self._adapter(provider)  # fail fast: unknown provider or missing key
 
@@ -202,6 +210,7 @@ class Client:
         start: float | None = None,
         deadline: float = math.inf,
         observer: Observer | None = None,
+        price: Price | None = None,
     ) -> ChatResponse:
         call = self._call("chat", adapter, adapter.encode(request), timeouts, retry, request.model)
         call.start, call.deadline, call.observer = start, deadline, observer
@@ -214,6 +223,8 @@ class Client:
             response.provider = call.adapter.name
             call.usage = response.usage
             response.metrics = metrics_of(call, anyio.current_time(), response.usage)
+            if self._priced or price is not None:
+                response.cost = self._cost(adapter, request.model, response, price)
             call.result = response
             return _parsed(request, response)
 
@@ -229,17 +240,20 @@ class Client:
         start: float | None = None,
         deadline: float = math.inf,
         observer: Observer | None = None,
+        price: Price | None = None,
     ) -> ChatStream:
         call = self._call(
             "stream", adapter, adapter.encode(request), timeouts, retry, request.model
         )
         call.start, call.deadline, call.observer = start, deadline, observer
-        return ChatStream(
-            call,
-            transport=self.transport,
-            request=request,
-            postprocess=lambda response: _parsed(request, response),
-        )
+        priced = self._priced or price is not None
+
+        def finish(response: ChatResponse) -> ChatResponse:
+            if priced:
+                response.cost = self._cost(adapter, request.model, response, price)
+            return _parsed(request, response)
+
+        return ChatStream(call, transport=self.transport, request=request, postprocess=finish)
 
     async def _embed(
         self,
@@ -251,6 +265,7 @@ class Client:
         start: float | None = None,
         deadline: float = math.inf,
         observer: Observer | None = None,
+        price: Price | None = None,
     ) -> EmbedResponse:
         http = adapter.encode_embed(request)
         call = self._call("embed", adapter, http, timeouts, retry, request.model)
@@ -263,6 +278,8 @@ class Client:
             result.provider = call.adapter.name
             result.model = result.model or request.model
             result.metrics = metrics_of(call, anyio.current_time(), result.usage)
+            if self._priced or price is not None:
+                result.cost = self._cost(adapter, request.model, result, price)
             call.result = result
             return result
 
@@ -286,6 +303,26 @@ class Client:
             model=model,
             gates=self._gates(adapter, model),
         )
+
+    def _cost(
+        self,
+        adapter: Adapter,
+        model: str,
+        response: ChatResponse | EmbedResponse,
+        price: Price | None,
+    ) -> float | None:
+        """USD for the response's usage: the given price, the client's, genai-prices, or None."""
+        usage = response.usage
+        if usage is None:
+            return None
+        if price is None and self.prices:
+            prices = self.prices
+            price = prices.get(model) or prices.get(f"{adapter.name}/{model}")
+            if price is None and response.model:
+                price = prices.get(response.model)
+        if price is not None:
+            return price.cost(usage)
+        return catalog.cost(adapter, (response.model, model), usage)
 
     def _gates(self, adapter: Adapter, model: str) -> tuple[Gate, ...]:
         """This client's per-attempt gates for ``model`` on ``adapter``, in order."""
@@ -367,6 +404,20 @@ def _parsed(request: ChatRequest, response: ChatResponse) -> ChatResponse:
             provider=response.provider,
         ) from None
     return response
+
+
+def _prices(value: Mapping[str, Price] | None) -> dict[str, Price]:
+    """The ``prices=`` mapping, checked before any I/O."""
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        raise ValidationError("must be a mapping of model name to aa.Price", field="prices")
+    for model, price in value.items():
+        if not isinstance(model, str) or not isinstance(price, Price):
+            raise ValidationError(
+                "must map a model name to an aa.Price", field=f"prices[{model!r}]"
+            )
+    return dict(value)
 
 
 def _timeouts(value: Timeouts | float | None) -> Timeouts | None:

@@ -254,6 +254,7 @@ class Observer:
         elif isinstance(result, EmbedResponse):
             info.response_model = result.model
             info.usage = result.usage
+            info.cost = result.cost
         metrics = getattr(result, "metrics", NO_METRICS)
         info.metrics = metrics if metrics is not NO_METRICS else metrics_of(call, _now(call))
         if self.owns_end:
@@ -291,6 +292,7 @@ class Observer:
         info.request_id = response.request_id or info.request_id
         info.finish_reason = response.finish_reason
         info.usage = response.usage
+        info.cost = response.cost
         if self.capture:
             info.output = response.content
 

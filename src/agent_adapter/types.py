@@ -310,7 +310,9 @@ class ChatResponse(msgspec.Struct, kw_only=True):
     Struct type. ``request_id`` is the provider's id for the HTTP exchange
     (quote it to their support). ``metrics`` holds the call's timings
     (time to first token, duration, ...). ``deployment`` names the router
-    deployment that answered (``None`` from a plain client).
+    deployment that answered (``None`` from a plain client). ``cost`` is what
+    the call cost in USD, from the deployment's or client's ``aa.Price`` or
+    the optional genai-prices data; ``None`` when the price is unknown.
     """
 
     content: str = ""
@@ -329,6 +331,7 @@ class ChatResponse(msgspec.Struct, kw_only=True):
     parsed: Any = None
     metrics: Metrics = NO_METRICS
     deployment: str | None = None
+    cost: float | None = None
 
     @property
     def message(self) -> Message:
@@ -354,7 +357,7 @@ class EmbedRequest(msgspec.Struct, kw_only=True):
 
 
 class EmbedResponse(msgspec.Struct, kw_only=True):
-    """One vector per input, in order; ``metrics`` and ``deployment`` as on ``ChatResponse``."""
+    """One vector per input, in order; ``metrics``, ``deployment``, ``cost`` as on ChatResponse."""
 
     vectors: list[list[float]]
     model: str | None = None
@@ -362,3 +365,4 @@ class EmbedResponse(msgspec.Struct, kw_only=True):
     provider: str | None = None
     metrics: Metrics = NO_METRICS
     deployment: str | None = None
+    cost: float | None = None

@@ -284,6 +284,7 @@ class Router:
                     call_timeouts or target.timeouts,
                     call_retry or target.retry,
                     deadline=deadline,
+                    price=target.price,
                 )
             except AdapterError as error:
                 if not plan.failed(member, error):
@@ -321,6 +322,7 @@ class Router:
                 call_timeouts or target.timeouts,
                 call_retry or target.retry,
                 deadline=deadline,
+                price=target.price,
             )
         except AdapterError:
             stats.failed(stream=False)
@@ -359,6 +361,7 @@ class Router:
             call_retry or target.retry,
             start=began,
             deadline=deadline,
+            price=target.price,
         )
         stats.in_flight += 1
         stream._call.on_end(stats.leave)  # in flight until the stream ends, however it ends
