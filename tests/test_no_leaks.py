@@ -1,8 +1,8 @@
 """Nothing observability emits carries the API key, nor the prompt unless content capture is on.
 
 A request with a recognisable key and prompt goes through chat, stream,
-embed, a retry and error paths (one whose error body echoes both, as
-providers do), with a recording hook and the OpenTelemetry hooks attached
+embed, a retry, a router's fallback and error paths (some whose error body
+echoes both, as providers do), with a recording hook and the OpenTelemetry hooks attached
 and every logger at DEBUG. Then every CallInfo seen by a hook (at every
 event), every span (attributes, events, status), every metric data point's
 attributes and every log record (message, args, ``extra``) is scanned.
@@ -54,7 +54,7 @@ class Seen(aa.Hooks):
         self.texts += [repr(call), str(error), repr(error), repr(attempt), repr(delay)]
 
     def on_fallback(self, call: aa.CallInfo, error: aa.AdapterError, next_deployment: str) -> None:
-        self.texts += [repr(call), str(error), repr(error), next_deployment]
+        self.texts += ["on_fallback", repr(call), repr(type(error)), next_deployment]
 
     def on_first_token(self, call: aa.CallInfo) -> None:
         self.texts.append(repr(call))
@@ -111,6 +111,23 @@ async def run_every_path(capture: bool, caplog: pytest.LogCaptureFixture) -> tup
                 async for _ in s:
                     pass
         assert srv.requests[0].headers["authorization"] == f"Bearer {KEY}"  # it was sent
+
+        # A routed call that falls back from a deployment whose error echoes key and prompt.
+        async with MockServer() as other:
+            srv.enqueue(Reply.error(503, echo))
+            other.enqueue(Reply.json(completion()))
+            deployments = [
+                aa.Deployment("openai/gpt-4o", api_key=KEY, base_url=srv.base_url + "/v1"),
+                aa.Deployment("openai/gpt-4o", api_key=KEY, base_url=other.base_url + "/v1"),
+            ]
+            async with aa.Router(
+                {"smart": deployments},
+                hooks=[seen, otel],
+                capture_content=capture,
+                retry=aa.RetryPolicy(max_retries=0),
+            ) as router:
+                await router.chat(model="smart", messages=messages)
+        assert any("on_fallback" in t for t in seen.texts)
 
     emitted: list[str] = []
     for span in exporter.get_finished_spans():

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from .runner import Call
 
-__all__ = ["DEBUG", "log_attempt", "log_retry", "logger"]
+__all__ = ["DEBUG", "log_attempt", "log_fallback", "log_retry", "logger"]
 
 DEBUG = logging.DEBUG
 
@@ -63,6 +63,28 @@ def log_retry(call: Call, error: BaseException, attempt: int, delay: float) -> N
             "operation": call.operation,
             "attempt": attempt,
             "delay": delay,
+            "error_type": error_type,
+            "status": status,
+            "request_id": getattr(error, "request_id", None),
+        },
+    )
+
+
+def log_fallback(error: BaseException, next_deployment: str) -> None:
+    """A router leaves a deployment that failed with ``error`` for ``next_deployment``."""
+    error_type = type(error).__name__
+    status = getattr(error, "status", None)
+    deployment = getattr(error, "deployment", None)
+    logger.warning(
+        "%s failed (%s%s); falling back to %s",
+        deployment,
+        error_type,
+        f" {status}" if status is not None else "",
+        next_deployment,
+        extra={
+            "provider": getattr(error, "provider", None),
+            "deployment": deployment,
+            "next_deployment": next_deployment,
             "error_type": error_type,
             "status": status,
             "request_id": getattr(error, "request_id", None),

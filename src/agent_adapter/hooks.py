@@ -27,7 +27,7 @@ import msgspec
 
 from ._log import logger
 from .errors import AdapterError, ValidationError
-from .runner import Operation, Outcome, metrics_of
+from .runner import Operation, Outcome, metrics_of, outcome_of
 from .types import NO_METRICS, ChatResponse, EmbedResponse, Message, Metrics, Usage
 
 if TYPE_CHECKING:
@@ -96,7 +96,9 @@ class Hooks:
     (no I/O, no locks held long): they run inside the call, on its event
     loop, and ``on_end`` may run from ``__del__`` for an abandoned stream.
     A hook that raises is logged on the ``agent_adapter`` logger and the
-    call goes on.
+    call goes on. The ``error`` given to ``on_retry`` and ``on_fallback`` is
+    the exception itself, with the provider's message as the provider wrote
+    it (which may quote the request): treat it as content.
     """
 
     def on_request(self, call: CallInfo) -> None:
@@ -135,12 +137,27 @@ def as_hooks(value: Iterable[Hooks] | None, field: str = "hooks") -> tuple[Hooks
 class Observer:
     """One logical call's hooks and ``CallInfo``; the runner reports to it.
 
-    ``owns_end`` is false when a router runs the call over several
-    deployments: each candidate's ``Call`` then reports its attempts here,
-    and the router ends the observer itself.
+    A client's call is one runner ``Call``, whose end is the observer's end.
+    A router's call (``routed=True``) may run several candidate ``Call``s,
+    in turn or raced: each reports its attempts here; the router names each
+    candidate's deployment before starting it (``candidate``), reports its
+    fallbacks, and ends the observer itself (``finish``), or, for a stream,
+    hands the end to the candidate that delivered (``adopt``).
     """
 
-    __slots__ = ("_ended", "_first", "_requested", "_spent", "capture", "hooks", "info", "owns_end")
+    __slots__ = (
+        "_calls",
+        "_deployments",
+        "_ended",
+        "_first",
+        "_owner",
+        "_pending",
+        "_requested",
+        "capture",
+        "hooks",
+        "info",
+        "routed",
+    )
 
     def __init__(
         self,
@@ -148,20 +165,29 @@ class Observer:
         info: CallInfo,
         *,
         capture: bool = False,
-        owns_end: bool = True,
+        routed: bool = False,
     ) -> None:
         self.hooks = hooks
         self.info = info
         self.capture = capture
-        self.owns_end = owns_end
+        self.routed = routed
         self._requested = False
         self._ended = False
         self._first = False
-        self._spent = 0  # attempts of earlier candidates (a router's fallbacks)
+        self._calls: list[Call] = []  # a router's candidates, in the order they started
+        self._deployments: list[str | None] = []
+        self._pending: str | None = None
+        self._owner: Call | None = None
 
     @classmethod
     def for_chat(
-        cls, hooks: Sequence[Hooks], operation: Operation, request: ChatRequest, *, capture: bool
+        cls,
+        hooks: Sequence[Hooks],
+        operation: Operation,
+        request: ChatRequest,
+        *,
+        capture: bool,
+        routed: bool = False,
     ) -> Observer:
         """An observer for a chat call or a stream of ``request``."""
         info = CallInfo(
@@ -174,10 +200,12 @@ class Observer:
             top_p=request.top_p,
             messages=list(request.messages) if capture else None,
         )
-        return cls(hooks, info, capture=capture)
+        return cls(hooks, info, capture=capture, routed=routed)
 
     @classmethod
-    def for_embed(cls, hooks: Sequence[Hooks], request: EmbedRequest, *, capture: bool) -> Observer:
+    def for_embed(
+        cls, hooks: Sequence[Hooks], request: EmbedRequest, *, capture: bool, routed: bool = False
+    ) -> Observer:
         """An observer for an embeddings call of ``request``."""
         info = CallInfo(
             id=_call_id(),
@@ -186,7 +214,7 @@ class Observer:
             message_count=len(request.input),
             input=list(request.input) if capture else None,
         )
-        return cls(hooks, info, capture=capture)
+        return cls(hooks, info, capture=capture, routed=routed)
 
     # -- what the runner reports --------------------------------------------------
 
@@ -194,9 +222,14 @@ class Observer:
         """A ``Call`` starts (for a router, each candidate): ``on_request`` once; extra headers."""
         info = self.info
         info.provider = call.provider
+        info.model = call.model or info.model
         info.server_address, info.server_port = _server(call.adapter.base_url)
         if call.http is not None:
             info.prompt_bytes = len(call.http.body)
+        if self.routed:
+            self._calls.append(call)
+            self._deployments.append(self._pending)
+            info.deployment = self._pending
         if not self._requested:
             self._requested = True
             info.start_time = time.time()
@@ -217,8 +250,9 @@ class Observer:
 
     def retried(self, call: Call, error: AdapterError, attempt: int, delay: float) -> None:
         """Attempt ``attempt`` (from 1) of ``call`` failed; another follows in ``delay`` s."""
-        self.info.attempts = self._spent + call.attempts
-        self._run("on_retry", error, self._spent + attempt, delay)
+        before = sum(c.attempts for c in self._calls if c is not call)
+        self.info.attempts = before + call.attempts
+        self._run("on_retry", error, before + attempt, delay)
 
     def first_token(self, call: Call, now: float) -> None:
         """The stream's first content arrived at ``now`` (the event loop's clock)."""
@@ -235,17 +269,62 @@ class Observer:
         )
         self._run("on_first_token")
 
-    def fallback(self, call: Call | None, error: AdapterError, next_deployment: str) -> None:
-        """A router leaves ``call``'s deployment after ``error`` for ``next_deployment``."""
-        if call is not None:
-            self._spent += call.attempts
-            self.info.attempts = self._spent
+    def ended(self, call: Call) -> None:
+        """``call`` ended (``Call.end``): a client's call ends here; a router decides itself."""
+        if not self.routed:
+            self._record(call)
+            self.end()
+        elif call is self._owner:
+            self.finish()
+
+    # -- what a router reports --------------------------------------------------------
+
+    def candidate(self, deployment: str) -> None:
+        """The next ``Call`` to start serves ``deployment`` (a router calls this just before)."""
+        self._pending = deployment
+
+    def fallback(self, error: AdapterError, next_deployment: str) -> None:
+        """The router leaves the current deployment after ``error`` for ``next_deployment``."""
         self._run("on_fallback", error, next_deployment)
 
-    def ended(self, call: Call) -> None:
-        """``call`` ended (``Call.end``); the observer's own end follows if it owns it."""
+    def adopt(self, call: Call) -> None:
+        """A routed stream's winner: its end is the call's end (now, if it is already over)."""
+        self._owner = call
+        if call.ended:
+            self.finish()
+
+    def finish(self, error: BaseException | None = None) -> None:
+        """End a routed call: report the candidate that answered (else the last), then on_end.
+
+        ``error`` is what the router raises (``AllProvidersFailedError``, its
+        own timeout, a cancellation), if anything.
+        """
+        calls = self._calls
+        best = self._owner or next((c for c in calls if c.outcome == "ok"), None)
+        if best is None and calls:
+            best = calls[-1]
+        if best is not None:
+            self._record(best)
+            self.info.deployment = self._deployments[calls.index(best)]
+            self.info.attempts = sum(c.attempts for c in calls)
+        if error is not None:
+            self.info.outcome = outcome_of(error)
+            self._record_error(best, error)
+        self.end()
+
+    def end(self) -> None:
+        """Run ``on_end`` (once; later calls do nothing)."""
+        if self._ended or not self._requested:
+            return
+        self._ended = True
+        self._run("on_end")
+
+    # -- plumbing -----------------------------------------------------------------
+
+    def _record(self, call: Call) -> None:
+        """What ``call`` produced and how it ended, into the CallInfo."""
         info = self.info
-        info.attempts = self._spent + call.attempts
+        info.attempts = call.attempts
         info.outcome = call.outcome
         self._record_error(call, call.error)
         result = call.result
@@ -257,28 +336,18 @@ class Observer:
             info.cost = result.cost
         metrics = getattr(result, "metrics", NO_METRICS)
         info.metrics = metrics if metrics is not NO_METRICS else metrics_of(call, _now(call))
-        if self.owns_end:
-            self.end()
 
-    def end(self) -> None:
-        """Run ``on_end`` (once; later calls do nothing)."""
-        if self._ended or not self._requested:
-            return
-        self._ended = True
-        self._run("on_end")
-
-    # -- plumbing -----------------------------------------------------------------
-
-    def _record_error(self, call: Call, error: BaseException | None) -> None:
+    def _record_error(self, call: Call | None, error: BaseException | None) -> None:
         info = self.info
         if error is None:
+            info.error_type = info.error_status = info.error_message = None
             return
         info.error_type = type(error).__name__
         if isinstance(error, AdapterError):
             info.error_status = error.status
             info.request_id = error.request_id or info.request_id
             if self.capture:
-                key = call.adapter.api_key
+                key = call.adapter.api_key if call is not None else None
                 message = error.message
                 info.error_message = message.replace(key.reveal(), "****") if key else message
             partial = getattr(error, "partial", None)

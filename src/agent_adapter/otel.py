@@ -205,9 +205,10 @@ class OpenTelemetryHooks(Hooks):
     # -- plumbing ---------------------------------------------------------------
 
     def _finish_span(self, span: Span, call: CallInfo, error_type: str | None) -> None:
-        attributes: dict[str, Any] = {"agent_adapter.outcome": call.outcome or "cancelled"}
-        if call.response_model:
-            attributes["gen_ai.response.model"] = call.response_model
+        # A routed call may end on another deployment than it started on: the answering one.
+        attributes = self._metric_attributes(call)
+        attributes["agent_adapter.outcome"] = call.outcome or "cancelled"
+        span.update_name(f"{attributes['gen_ai.operation.name']} {call.model}")
         if call.response_id:
             attributes["gen_ai.response.id"] = call.response_id
         if call.finish_reason:
