@@ -130,6 +130,16 @@ FEATURES: dict[str, tuple[tuple[str, ...], Callable[[str], None] | None]] = {
     "cancellation": ((r"^a normal call: '.+'", r"next call still works: '.+'"), _cancellation),
     "sync_client": ((r"^chat: \S", r"^stream: \S", "finish: stop", USAGE), None),
     "trio_app": ((r"^event loop: trio$", r"ttft \d+\.\d ms", USAGE), _trio),
+    "observability": (
+        (
+            r"^\[hook\] chat \S+: ok in \d+\.\d ms \(ttfb \d+\.\d ms, ttft -, tpot -, new",
+            r"^\[hook\] stream \S+: ok in \d+\.\d ms \(ttfb \d+\.\d ms, ttft \d+\.\d ms, .*pooled",
+            r"1 attempt\(s\), \d+\+[1-9]\d* tokens, \$0\.\d{6}, 1 message\(s\) / \d+ bytes",
+            r"^\[span\] chat \S+ \(\d+\.\d ms\) gen_ai\.provider\.name=",
+            r"^stream metrics: ttft \d+\.\d ms",
+        ),
+        None,
+    ),
 }
 
 NO_EMBEDDINGS = {"anthropic"}  # Anthropic has no embeddings endpoint
