@@ -77,3 +77,23 @@ def test_the_logger_has_a_null_handler() -> None:
 
     handlers = logging.getLogger("agent_adapter").handlers
     assert any(isinstance(h, logging.NullHandler) for h in handlers)
+
+
+async def test_the_retry_loop_passes_its_context_to_on_retry() -> None:
+    from agent_adapter.resilience import retrying
+
+    seen: list[tuple[object, ...]] = []
+    failures = [aa.ServerError("busy", status=503)]
+
+    async def attempt(n: int) -> str:
+        if failures:
+            raise failures.pop()
+        return "done"
+
+    def told(*args: object) -> None:
+        seen.append(args)
+
+    policy = aa.RetryPolicy(initial_backoff=0)
+    assert await retrying(attempt, policy, on_retry=told, context="ctx") == "done"
+    ((context, error, n, wait),) = seen
+    assert context == "ctx" and isinstance(error, aa.ServerError) and n == 0 and wait == 0.0

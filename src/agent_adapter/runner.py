@@ -294,7 +294,9 @@ async def run(call: Call, attempt: Callable[[Call], Awaitable[T]]) -> T:
             raise
 
     with anyio.CancelScope(deadline=call.deadline):
-        return await retrying(one, call.retry, deadline=call.deadline, on_retry=call.retried)
+        return await retrying(
+            one, call.retry, deadline=call.deadline, on_retry=Call.retried, context=call
+        )
     raise call.timeout("total")  # only reached when the total deadline cancelled the scope
 
 
