@@ -84,6 +84,19 @@ async def test_a_stream_without_first_content_is_hedged_the_loser_closed() -> No
         assert a.open_connections == 0
 
 
+async def test_a_cancelled_loser_does_not_count_against_its_breaker() -> None:
+    breaker = aa.CircuitBreaker(failure_threshold=1)
+    async with (
+        servers(lambda _: Reply.stall(), provider_reply) as [a, b],
+        router_for(a, b, hedge=aa.Hedge(delay=0.1), breaker=breaker) as router,
+    ):
+        for _ in range(2):
+            r = await router.chat(model="smart", messages=USER)
+            assert r.deployment == router.deployments["smart"][1]
+        assert breaker.state(router.deployments["smart"][0]) == "closed"
+        assert len(a.requests) == 2  # still tried first each time
+
+
 async def test_the_first_deployment_may_still_win_after_the_hedge_started() -> None:
     async with (
         servers(slow(0.3), lambda _: Reply.stall()) as [a, b],
@@ -171,8 +184,22 @@ async def test_a_race_keeps_the_total_deadline() -> None:
             with pytest.raises(aa.TimeoutError) as info, anyio.fail_after(3):
                 await router.chat(model="smart", messages=USER)
         assert info.value.which == "total"
+        assert "0.4 s" in str(info.value)
         for srv in (a, b):
             await srv.wait_for_closed(1)
+
+
+async def test_a_race_keeps_a_total_deadline_given_per_call() -> None:
+    stall = lambda _: Reply.stall()  # noqa: E731
+    async with (
+        servers(stall, stall) as [a, b],
+        router_for(a, b, hedge=aa.Hedge(delay=0.1)) as router,
+    ):
+        with pytest.raises(aa.TimeoutError) as info, anyio.fail_after(3):
+            async with router.stream(model="smart", messages=USER, timeouts=0.3):
+                pass
+        assert info.value.which == "total"
+        assert "0.3 s" in str(info.value)
 
 
 async def test_cancelling_a_race_from_outside_closes_every_connection() -> None:

@@ -6,8 +6,6 @@ import anyio
 import pytest
 
 import agent_adapter as aa
-from agent_adapter.providers.base import Adapter
-from agent_adapter.runner import Call, Gate
 from agent_adapter.testing import MockServer, RecordedRequest, Reply
 from sse_builders import USER, completion, text_stream
 
@@ -84,39 +82,26 @@ async def test_embed_has_ttfb_and_duration() -> None:
     assert m.ttft is None and m.throughput is None  # embeddings produce no output tokens
 
 
-class _SlowGate:
-    """A gate that makes every attempt wait, as a busy concurrency limit would."""
+async def test_queued_is_the_wait_in_the_concurrency_gate() -> None:
+    async def slow_first(request: RecordedRequest) -> Reply:
+        if len(srv.requests) == 1:
+            await anyio.sleep(0.2)
+        return Reply.json(completion())
 
-    class _Permit:
-        def head(self, status: int, headers: object) -> None:
-            pass
+    async with MockServer(handler=slow_first) as srv, client_for(srv, max_concurrency=1) as client:
+        results: dict[str, aa.ChatResponse] = {}
 
-        def settle(self, call: Call, error: BaseException | None) -> None:
-            pass
+        async def call(name: str) -> None:
+            results[name] = await client.chat(model="gpt-4o", messages=USER)
 
-    async def enter(self, call: Call) -> _SlowGate._Permit:
-        await anyio.sleep(0.05)
-        return self._Permit()
-
-
-class _GatedClient(aa.Client):
-    def _gates(self, adapter: Adapter, model: str) -> tuple[Gate, ...]:
-        return (_SlowGate(),)
-
-
-async def test_queued_sums_the_wait_in_the_gates_over_every_attempt() -> None:
-    async with MockServer() as srv:
-        srv.enqueue(Reply.error(503, {"error": {"message": "busy"}}), Reply.json(completion()))
-        async with _GatedClient(
-            "openai",
-            api_key="sk-test",
-            base_url=srv.base_url + "/v1",
-            retry=aa.RetryPolicy(initial_backoff=0),
-        ) as client:
-            response = await client.chat(model="gpt-4o", messages=USER)
-    assert response.metrics.queued >= 0.1  # two attempts, 0.05 s each
-    assert response.metrics.duration is not None
-    assert response.metrics.duration >= response.metrics.queued
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(call, "first")
+            await anyio.sleep(0.02)
+            tg.start_soon(call, "second")  # waits for the first one's slot
+    assert results["first"].metrics.queued < 0.05
+    waited = results["second"].metrics
+    assert 0.1 <= waited.queued < 1.0
+    assert waited.duration is not None and waited.duration >= waited.queued
 
 
 def test_sagellm_names_are_the_same_numbers_in_milliseconds() -> None:

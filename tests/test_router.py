@@ -439,6 +439,68 @@ async def test_least_busy_counts_the_routers_own_calls_in_flight() -> None:
         assert r.deployment == router.deployments["smart"][0]
 
 
+async def test_open_breakers_go_last_while_another_deployment_is_available() -> None:
+    breaker = aa.CircuitBreaker(failure_threshold=1, reset_timeout=30)
+    async with servers(2) as [a, b]:
+        a.handler = lambda _: DOWN
+        router = aa.Router(
+            {"smart": [dep("openai", a), dep("anthropic", b)]}, breaker=breaker, retry=NO_RETRY
+        )
+        async with router:
+            first = await router.chat(model="smart", messages=USER)  # a fails: its circuit opens
+            assert breaker.state(router.deployments["smart"][0]) == "open"
+            again = [await router.chat(model="smart", messages=USER) for _ in range(3)]
+        assert router.breaker is breaker
+        assert {r.deployment for r in (first, *again)} == {router.deployments["smart"][1]}
+        assert len(a.requests) == 1  # skipped, not hammered
+
+
+async def test_when_every_breaker_is_open_each_is_tried_and_refuses_without_io() -> None:
+    breaker = aa.CircuitBreaker(failure_threshold=1, reset_timeout=30)
+    async with servers(2) as [a, b]:
+        a.handler = b.handler = lambda _: DOWN
+        router = aa.Router(
+            {"smart": [dep("openai", a), dep("anthropic", b)]}, breaker=breaker, retry=NO_RETRY
+        )
+        async with router:
+            with pytest.raises(aa.AllProvidersFailedError):
+                await router.chat(model="smart", messages=USER)
+            with pytest.raises(aa.AllProvidersFailedError) as info:
+                await router.chat(model="smart", messages=USER)
+        errors = info.value.errors
+        assert [type(e) for e in errors] == [aa.CircuitOpenError, aa.CircuitOpenError]
+        assert [e.deployment for e in errors] == list(router.deployments["smart"])
+        assert info.value.retry_after is not None and 0 < info.value.retry_after <= 30
+        assert len(a.requests) == len(b.requests) == 1
+
+
+async def test_a_deployment_with_an_empty_rate_bucket_goes_last() -> None:
+    async with servers(2) as [a, b]:
+        router = aa.Router({"smart": [dep("openai", a, rpm=1), dep("anthropic", b)]})
+        async with router:
+            got = [(await router.chat(model="smart", messages=USER)).provider for _ in range(3)]
+        assert got == ["openai", "anthropic", "anthropic"]
+        assert len(a.requests) == 1
+
+
+async def test_a_full_concurrency_queue_falls_back_at_once() -> None:
+    events = [chunk({"role": "assistant", "content": "a"}), *text_stream("b")]
+    async with servers(2) as [a, b]:
+        a.handler = lambda r: (
+            Reply.sse(events, delay=0.2) if r.json().get("stream") else provider_reply(r)
+        )
+        group = [dep("openai", a, max_concurrency=1, max_queue=0), dep("anthropic", b)]
+        async with (
+            aa.Router({"smart": group}, retry=NO_RETRY) as router,
+            router.stream(model="smart", messages=USER) as held,  # a's only slot
+        ):
+            r = await router.chat(model="smart", messages=USER)
+            await read(held)
+        assert held.deployment == router.deployments["smart"][0]
+        assert r.deployment == router.deployments["smart"][1]
+        assert len(a.requests) == 1  # refused locally, before any I/O
+
+
 async def test_the_pool_is_shared_and_closed_with_the_router() -> None:
     async with servers(2) as [a, b]:
         router = aa.Router({"smart": [dep("openai", a)], "fast": [dep("anthropic", b)]})
@@ -494,6 +556,12 @@ def test_sync_client_wraps_a_router() -> None:
         ({"context_window_fallbacks": {"smart": ["big"]}}, "context_window_fallbacks.smart[0]"),
         ({"content_policy_fallbacks": {"smart": [1]}}, "content_policy_fallbacks.smart[0]"),
         ({"hedge": 1.5}, "hedge"),
+        ({"breaker": "on"}, "breaker"),
+        (
+            {"models": {"smart": [aa.Deployment("openai/a", max_queue=3)]}},
+            "models.smart[0].max_queue",
+        ),
+        ({"models": {"smart": [aa.Deployment("openai/a", tpm=0)]}}, "models.smart[0].tpm"),
         ({"timeouts": "slow"}, "timeouts"),
     ],
 )
@@ -534,3 +602,12 @@ def test_one_deployment_in_two_groups_is_one_deployment(monkeypatch: pytest.Monk
 def test_deployment_hides_its_key() -> None:
     d = aa.Deployment("openai/gpt-4o", api_key="sk-very-secret")
     assert "sk-very-secret" not in repr(d)
+
+
+def test_the_routing_package_exports_the_router_names() -> None:
+    import agent_adapter.routing as routing
+
+    assert routing.Router is aa.Router
+    assert routing.Deployment is aa.Deployment
+    assert routing.Hedge is aa.Hedge
+    assert routing.RoutedStream is RoutedStream

@@ -17,7 +17,7 @@ _MODULES = {
     "hooks": ("CallInfo", "Hooks"),
     "stream": ("ChatStream",),
     "sync": ("SyncClient",),
-    "resilience": ("RetryPolicy", "Timeouts"),
+    "resilience": ("CircuitBreaker", "RateLimit", "RetryPolicy", "Timeouts"),
     "pricing": ("Price",),
     "routing.router": ("Deployment", "Router"),
     "routing.hedge": ("Hedge",),
@@ -29,8 +29,8 @@ _MODULES = {
     "errors": (
         "APIConnectionError", "AdapterError", "AllProvidersFailedError", "AuthenticationError",
         "BadRequestError", "CircuitOpenError", "ContentFilterError", "ContextLengthError",
-        "NotFoundError", "PermissionDeniedError", "RateLimitError", "ServerError", "StreamError",
-        "StructuredOutputError", "TimeoutError", "ValidationError",
+        "NotFoundError", "PermissionDeniedError", "QueueFullError", "RateLimitError", "ServerError",
+        "StreamError", "StructuredOutputError", "TimeoutError", "ValidationError",
     ),
 }  # fmt: skip
 _EXPORTS = {name: module for module, names in _MODULES.items() for name in names}
@@ -50,6 +50,7 @@ if TYPE_CHECKING:
         ContextLengthError as ContextLengthError,
         NotFoundError as NotFoundError,
         PermissionDeniedError as PermissionDeniedError,
+        QueueFullError as QueueFullError,
         RateLimitError as RateLimitError,
         ServerError as ServerError,
         StreamError as StreamError,
@@ -59,7 +60,12 @@ if TYPE_CHECKING:
     )
     from .hooks import CallInfo as CallInfo, Hooks as Hooks
     from .pricing import Price as Price
-    from .resilience import RetryPolicy as RetryPolicy, Timeouts as Timeouts
+    from .resilience import (
+        CircuitBreaker as CircuitBreaker,
+        RateLimit as RateLimit,
+        RetryPolicy as RetryPolicy,
+        Timeouts as Timeouts,
+    )
     from .routing.hedge import Hedge as Hedge
     from .routing.router import Deployment as Deployment, Router as Router
     from .stream import ChatStream as ChatStream

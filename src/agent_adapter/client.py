@@ -21,17 +21,28 @@ from .hooks import Hooks, Observer, as_hooks
 from .pricing import Price
 from .providers.base import request_id
 from .registry import create_adapter, split_model
-from .resilience import RetryPolicy, Timeouts
+from .resilience import (
+    CircuitBreaker,
+    ConcurrencyLimit,
+    RateLimit,
+    RateLimiter,
+    RetryPolicy,
+    Timeouts,
+    deployment_id,
+    estimate_embed_tokens,
+    estimate_tokens,
+)
 from .runner import Call, Gate, Operation, exchange, metrics_of, run_to_end
 from .stream import ChatStream
 from .transport import Transport
+from .types import EmbedRequest
 from .validation import CHAT_PARAMS, build_chat_request, build_embed_request
 
 if TYPE_CHECKING:
     from types import TracebackType
 
     from .providers.base import Adapter, HttpRequest
-    from .types import ChatRequest, ChatResponse, EmbedRequest, EmbedResponse, Message, Tool
+    from .types import ChatRequest, ChatResponse, EmbedResponse, Message, Tool
 
 __all__ = ["Client"]
 
@@ -44,6 +55,13 @@ class Client:
     ``timeouts`` and ``retry`` set the defaults; every call may override
     them. Use it as ``async with Client(...) as client:`` so its connections
     are closed at the end.
+
+    The gates in front of every attempt, each only when configured:
+    ``max_concurrency`` (at most that many attempts in flight, ``max_queue``
+    callers waiting), ``rate_limit`` (an ``aa.RateLimit``, or a shared
+    ``RateLimiter``) and ``breaker`` (an ``aa.CircuitBreaker``, keyed by
+    ``deployment_id(model)``). They are ``client.concurrency``,
+    ``client.rate_limiter`` and ``client.breaker`` (None when not configured).
 
     ``hooks`` (``aa.Hooks`` objects, e.g. ``aa.otel.OpenTelemetryHooks()``)
     are told about every call; a call's own ``hooks=`` are added to them.
@@ -66,6 +84,10 @@ class Client:
         proxy: str | None = None,
         transport: Transport | None = None,
         env: Mapping[str, str] | None = None,
+        breaker: CircuitBreaker | None = None,
+        rate_limit: RateLimit | RateLimiter | None = None,
+        max_concurrency: int | None = None,
+        max_queue: int | None = None,
         hooks: Iterable[Hooks] | None = None,
         capture_content: bool = False,
         prices: Mapping[str, Price] | None = None,
@@ -82,6 +104,12 @@ class Client:
         self._transport = transport
         self._owns_transport = transport is None
         self._adapters: dict[str, Adapter] = {}
+        self.breaker, self.rate_limiter, self.concurrency = _gate_settings(
+            breaker, rate_limit, max_concurrency, max_queue
+        )
+        gates = (self.breaker, self.rate_limiter, self.concurrency)
+        self._gated = any(gate is not None for gate in gates)  # else the hot path skips gates
+        self._gate_cache: dict[tuple[str, str], tuple[Gate, ...]] = {}
         self.hooks = as_hooks(hooks)
         self.capture_content = bool(capture_content)
         self.prices = _prices(prices)
@@ -212,7 +240,7 @@ class Client:
         observer: Observer | None = None,
         price: Price | None = None,
     ) -> ChatResponse:
-        call = self._call("chat", adapter, adapter.encode(request), timeouts, retry, request.model)
+        call = self._call("chat", adapter, adapter.encode(request), timeouts, retry, request)
         call.start, call.deadline, call.observer = start, deadline, observer
         transport = self.transport
 
@@ -242,9 +270,7 @@ class Client:
         observer: Observer | None = None,
         price: Price | None = None,
     ) -> ChatStream:
-        call = self._call(
-            "stream", adapter, adapter.encode(request), timeouts, retry, request.model
-        )
+        call = self._call("stream", adapter, adapter.encode(request), timeouts, retry, request)
         call.start, call.deadline, call.observer = start, deadline, observer
         priced = self._priced or price is not None
 
@@ -268,7 +294,7 @@ class Client:
         price: Price | None = None,
     ) -> EmbedResponse:
         http = adapter.encode_embed(request)
-        call = self._call("embed", adapter, http, timeouts, retry, request.model)
+        call = self._call("embed", adapter, http, timeouts, retry, request)
         call.start, call.deadline, call.observer = start, deadline, observer
         transport = self.transport
 
@@ -292,17 +318,25 @@ class Client:
         http: HttpRequest,
         timeouts: Timeouts,
         retry: RetryPolicy,
-        model: str,
+        request: ChatRequest | EmbedRequest,
     ) -> Call:
-        return Call(
+        model = request.model
+        call = Call(
             operation,
             adapter,
             http,
             timeouts,
             retry,
             model=model,
-            gates=self._gates(adapter, model),
+            gates=self._gates(adapter, model) if self._gated else (),
         )
+        if self.rate_limiter is not None:
+            call.tokens = (
+                estimate_embed_tokens(request)
+                if isinstance(request, EmbedRequest)
+                else estimate_tokens(request)
+            )
+        return call
 
     def _cost(
         self,
@@ -325,8 +359,32 @@ class Client:
         return catalog.cost(adapter, (response.model, model), usage)
 
     def _gates(self, adapter: Adapter, model: str) -> tuple[Gate, ...]:
-        """This client's per-attempt gates for ``model`` on ``adapter``, in order."""
-        return ()
+        """This client's per-attempt gates for ``model`` on ``adapter``, in order.
+
+        Concurrency first (a caller queues before it reserves rate), then the
+        rate buckets, then the breaker of the deployment, then the transport.
+        """
+        key = (adapter.name, model)
+        gates = self._gate_cache.get(key)
+        if gates is None:
+            found: list[Gate] = []
+            if self.concurrency is not None:
+                found.append(self.concurrency)
+            if self.rate_limiter is not None:
+                found.append(self.rate_limiter)
+            if self.breaker is not None:
+                found.append(self.breaker.gate(self._deployment_id(adapter, model)))
+            gates = self._gate_cache[key] = tuple(found)
+        return gates
+
+    def deployment_id(self, model: str) -> str:
+        """The id breaker state and buckets are kept under for ``model`` (prefix allowed)."""
+        adapter, bare = self._resolve(model)
+        return self._deployment_id(adapter, bare)
+
+    @staticmethod
+    def _deployment_id(adapter: Adapter, model: str) -> str:
+        return deployment_id(adapter.name, adapter.base_url, model, adapter.api_key)
 
     # -- plumbing ------------------------------------------------------------
 
@@ -404,6 +462,30 @@ def _parsed(request: ChatRequest, response: ChatResponse) -> ChatResponse:
             provider=response.provider,
         ) from None
     return response
+
+
+def _gate_settings(
+    breaker: CircuitBreaker | None,
+    rate_limit: RateLimit | RateLimiter | None,
+    max_concurrency: int | None,
+    max_queue: int | None,
+) -> tuple[CircuitBreaker | None, RateLimiter | None, ConcurrencyLimit | None]:
+    """The configured gates, checked before any I/O (a ValidationError names the keyword)."""
+    if breaker is not None and not isinstance(breaker, CircuitBreaker):
+        raise ValidationError("must be an aa.CircuitBreaker", field="breaker")
+    limiter: RateLimiter | None
+    if rate_limit is None or isinstance(rate_limit, RateLimiter):
+        limiter = rate_limit
+    elif isinstance(rate_limit, RateLimit):
+        limiter = RateLimiter(rate_limit)
+    else:
+        raise ValidationError("must be an aa.RateLimit", field="rate_limit")
+    concurrency = None
+    if max_concurrency is not None:
+        concurrency = ConcurrencyLimit(max_concurrency, max_queue)
+    elif max_queue is not None:
+        raise ValidationError("needs max_concurrency", field="max_queue")
+    return breaker, limiter, concurrency
 
 
 def _prices(value: Mapping[str, Price] | None) -> dict[str, Price]:

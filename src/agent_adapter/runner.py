@@ -87,11 +87,13 @@ class Call:
     of the one given and ``start + timeouts.total``. ``http`` is the encoded
     request; a stream drops it once content reached the caller, since no
     retry can resend it then. ``gates`` are entered in order before every
-    attempt. ``queued`` sums the seconds spent passing the gates;
-    ``connect``, ``reused`` and ``ttfb`` are the last response head's
-    connection timings (see ``Response``), ``None`` for ``ttfb`` before one.
-    ``observer`` is the call's hooks (``None``: none configured, and nothing
-    is built for them); ``result`` the response the call produced.
+    attempt. ``tokens`` is the call's estimated size for the token bucket (0
+    when no rate limit is configured); ``usage`` the real one, once known.
+    ``queued`` sums the seconds spent passing the gates; ``connect``,
+    ``reused`` and ``ttfb`` are the last response head's connection timings
+    (see ``Response``), ``None`` for ``ttfb`` before one. ``observer`` is
+    the call's hooks (``None``: none configured, and nothing is built for
+    them); ``result`` the response the call produced.
     """
 
     __slots__ = (
@@ -115,6 +117,7 @@ class Call:
         "reused",
         "start",
         "timeouts",
+        "tokens",
         "ttfb",
         "usage",
     )
@@ -145,6 +148,7 @@ class Call:
         self.outcome: Outcome | None = None
         self.error: BaseException | None = None
         self.usage: Usage | None = None  # the final usage, for correcting token estimates
+        self.tokens = 0  # the estimated tokens, set when a rate limiter will take them
         self.queued = 0.0
         self.connect = 0.0
         self.reused = False

@@ -71,9 +71,11 @@ class Target:
 
     __slots__ = (
         "adapter",
+        "breaker",
         "client",
         "embeds",
         "id",
+        "limiter",
         "model",
         "price",
         "provider",
@@ -105,6 +107,8 @@ class Target:
         self.timeouts = timeouts
         self.retry = retry
         self.embeds = adapter.capabilities.embeddings
+        self.breaker = client.breaker  # the router's, shared by every deployment, keyed by id
+        self.limiter = client.rate_limiter  # this deployment's own buckets (rpm/tpm)
         self.stats = Stats()
         self.where = where  # the first place it is listed, for error messages
         self.settings = _settings(spec)
@@ -138,9 +142,11 @@ class Group:
 
     __slots__ = (
         "chat_latencies",
+        "checked",
         "content_fallbacks",
         "context_fallbacks",
         "fallbacks",
+        "limited",
         "members",
         "name",
         "needs_tokens",
@@ -156,20 +162,34 @@ class Group:
         self.fallbacks: tuple[Group, ...] = ()
         self.context_fallbacks: tuple[Group, ...] = ()
         self.content_fallbacks: tuple[Group, ...] = ()
-        self.needs_tokens = False
+        self.needs_tokens = False  # the strategy or a rate bucket here or in a fallback reads them
         self.single: Member | None = None
+        self.limited = any(m.target.limiter is not None for m in members)
+        self.checked = self.limited or any(m.target.breaker is not None for m in members)
         self.chat_latencies: Latencies | None = None
         self.stream_latencies: Latencies | None = None
 
     def __repr__(self) -> str:
         return f"Group({self.name!r}, {[m.id for m in self.members]})"
 
-    def seal(self) -> None:
-        """Precompute what calls read once the fallbacks are set."""
+    def seal(self, cost: bool) -> None:
+        """Precompute what calls read once the fallbacks are set (``cost``: the strategy)."""
         alone = len(self.members) == 1 and not (
             self.fallbacks or self.context_fallbacks or self.content_fallbacks
         )
         self.single = self.members[0] if alone else None
+        self.needs_tokens = any(
+            g.limited or (cost and len(g.members) > 1) for g in self.reachable()
+        )
+
+    def reachable(self) -> list[Group]:
+        """This group and every group a call to it may fall back to."""
+        seen: list[Group] = [self]
+        for group in seen:  # grows while iterating: breadth first
+            for nxt in (*group.fallbacks, *group.context_fallbacks, *group.content_fallbacks):
+                if nxt not in seen:
+                    seen.append(nxt)
+        return seen
 
 
 Factory = Callable[[Deployment, str, str, str], Target]

@@ -11,7 +11,6 @@ deadline. With a ``Hedge`` a slow candidate is raced against the next one.
 
 from __future__ import annotations
 
-import hashlib
 import math
 import random
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
@@ -24,7 +23,15 @@ import msgspec
 from ..client import Client, _retry, _timeouts
 from ..errors import AdapterError, ValidationError
 from ..hooks import Hooks, as_hooks
-from ..resilience import RetryPolicy, Timeouts
+from ..resilience import (
+    CircuitBreaker,
+    RateLimit,
+    RetryPolicy,
+    Timeouts,
+    estimate_embed_tokens,
+    estimate_tokens,
+)
+from ..resilience.ratelimit import DEFAULT_OUTPUT_TOKENS
 from ..transport import Transport
 from ..validation import CHAT_PARAMS, build_chat_request, build_embed_request
 from .deployment import (
@@ -46,7 +53,6 @@ if TYPE_CHECKING:
     from types import TracebackType
 
     from ..hooks import Observer
-    from ..providers.base import Secret
     from ..stream import ChatStream
     from ..types import ChatRequest, ChatResponse, EmbedRequest, EmbedResponse, Message, Tool
 
@@ -58,6 +64,13 @@ _NO_TOKENS = (0, 0)
 _replace = msgspec.structs.replace
 
 
+class _Default:
+    """The type of ``_DEFAULT``: "not given", for a parameter whose ``None`` means "none"."""
+
+
+_DEFAULT = _Default()
+
+
 class Router:
     """Several deployments behind model names, with strategies, fallbacks and hedging.
 
@@ -67,6 +80,10 @@ class Router:
     ``cost``); ``fallbacks`` names the groups to try when a group's
     deployments all failed, ``context_window_fallbacks`` and
     ``content_policy_fallbacks`` where a too-long or a filtered request goes.
+    ``breaker`` (a fresh ``aa.CircuitBreaker()`` unless given; ``None``: none)
+    keeps one circuit per deployment; open ones, like deployments whose
+    ``rpm``/``tpm`` bucket is empty, are tried last. ``hedge`` (an
+    ``aa.Hedge``) races a slow deployment against the next one.
     ``timeouts``/``retry`` are the defaults of every deployment (each retry
     loop is one deployment's; ``timeouts.total`` bounds the whole routed
     call). ``allow_direct`` serves a ``"provider/model"`` that names no group
@@ -83,6 +100,7 @@ class Router:
         fallbacks: Mapping[str, Sequence[str]] | None = None,
         context_window_fallbacks: Mapping[str, Sequence[str]] | None = None,
         content_policy_fallbacks: Mapping[str, Sequence[str]] | None = None,
+        breaker: CircuitBreaker | _Default | None = _DEFAULT,
         hedge: Hedge | None = None,
         timeouts: Timeouts | float | None = None,
         retry: RetryPolicy | int | None = None,
@@ -96,6 +114,10 @@ class Router:
         self.capture_content = bool(capture_content)
         rng = random.Random(seed)
         make_strategy(strategy, rng)  # an unknown name fails before anything is built
+        if isinstance(breaker, _Default):
+            breaker = CircuitBreaker()
+        elif breaker is not None and not isinstance(breaker, CircuitBreaker):
+            raise ValidationError("must be an aa.CircuitBreaker or None", field="breaker")
         if hedge is not None and not isinstance(hedge, Hedge):
             raise ValidationError("must be an aa.Hedge or None", field="hedge")
         if transport is not None and not isinstance(transport, Transport):
@@ -104,6 +126,7 @@ class Router:
         self.retry = _retry(retry) or RetryPolicy()
         self.strategy = strategy
         self.hedge = hedge
+        self.breaker = breaker
         self._timed = strategy == "latency"  # chat latencies are read by this strategy only
         self._allow_direct = bool(allow_direct)
         self._owns_transport = transport is None
@@ -213,7 +236,8 @@ class Router:
             )
 
         if self.hedge is not None:
-            return (await self._hedged(plan, attempt, _nothing, deadline, ring))[1]
+            won = await self._hedged(plan, attempt, _nothing, deadline, ring, call_timeouts)
+            return won[1]
         while (member := plan.next()) is not None:
             if plan.errors:
                 fell_back(observer, plan.errors[-1], member)
@@ -261,7 +285,7 @@ class Router:
                 )
 
             if self.hedge is not None and group.single is None:
-                return await self._hedged(plan, attempt, _close, deadline, ring)
+                return await self._hedged(plan, attempt, _close, deadline, ring, call_timeouts)
             while (member := plan.next()) is not None:
                 if plan.errors:
                     fell_back(observer, plan.errors[-1], member)
@@ -315,8 +339,9 @@ class Router:
     ) -> EmbedResponse:
         """The candidates of one routed embeddings call, in turn."""
         deadline = self._deadline(call_timeouts)
-        order = [m for m in self._order(group, False, _NO_TOKENS) if m.target.embeds]
-        plan = Plan(group, lambda g: self._order(g, False, _NO_TOKENS), order)
+        tokens = (estimate_embed_tokens(request), 0) if group.needs_tokens else _NO_TOKENS
+        order = [m for m in self._order(group, False, tokens) if m.target.embeds]
+        plan = Plan(group, lambda g: self._order(g, False, tokens), order)
         first = order[0].target.model
         plan.accept = lambda m: m.target.embeds and m.target.model == first
         while (member := plan.next()) is not None:
@@ -445,6 +470,7 @@ class Router:
         discard: Callable[[T], Awaitable[None]],
         deadline: float,
         ring: Latencies | None,
+        call_timeouts: Timeouts | None,
     ) -> tuple[Member, T]:
         """Race the plan's candidates (see ``hedge.race``): the winner, or the routed error."""
         assert self.hedge is not None
@@ -461,7 +487,9 @@ class Router:
         )
         if won is None:
             if past(deadline, anyio.current_time()):
-                raise self._timeout(None, plan) from (plan.errors[-1] if plan.errors else None)
+                raise self._timeout(call_timeouts, plan) from (
+                    plan.errors[-1] if plan.errors else None
+                )
             raise exhausted(plan.errors) from plan.errors[-1]
         return won
 
@@ -497,6 +525,7 @@ class Router:
 
     def _target(self, spec: Deployment, provider: str, bare: str, where: str) -> Target:
         """The client and id of one deployment, on the shared pool, with the router's defaults."""
+        limited = spec.rpm is not None or spec.tpm is not None
         client = Client(
             provider,
             api_key=spec.api_key,
@@ -504,10 +533,14 @@ class Router:
             timeouts=spec.timeouts if spec.timeouts is not None else self.timeouts,
             retry=spec.retry if spec.retry is not None else self.retry,
             transport=self._transport,
+            breaker=self.breaker,
+            rate_limit=RateLimit(rpm=spec.rpm, tpm=spec.tpm) if limited else None,
+            max_concurrency=spec.max_concurrency,
+            max_queue=spec.max_queue,
         )
         adapter = client._adapter(provider)
         return Target(
-            id=_deployment_id(provider, adapter.base_url, bare, adapter.api_key),
+            id=client.deployment_id(bare),
             client=client,
             adapter=adapter,
             model=bare,
@@ -518,11 +551,10 @@ class Router:
         )
 
     def _seal(self, group: Group) -> None:
-        group.needs_tokens = self.strategy == "cost"
         hedge = self.hedge
         if hedge is not None and hedge.percentile is not None:
             group.chat_latencies, group.stream_latencies = Latencies(), Latencies()
-        group.seal()
+        group.seal(cost=self.strategy == "cost")
 
     def _chat_request(
         self,
@@ -559,20 +591,19 @@ class Router:
         order = group.strategy.order(
             members, stream=stream, prompt_tokens=tokens[0], completion_tokens=tokens[1]
         )
-        return prefer_available(order, self._available)
+        if not group.checked:
+            return order
+        total = tokens[0] + tokens[1]
+        return prefer_available(order, lambda m: _available(m.target, total))
 
     def _order_alone(self, group: Group) -> Sequence[Member]:
         return group.members
 
-    def _available(self, member: Member) -> bool:
-        """Whether the deployment can take a call now (closed breaker, tokens in its bucket)."""
-        return True
-
     def _tokens(self, request: ChatRequest) -> tuple[int, int]:
-        """(prompt, completion) tokens the request is expected to use, for the cost strategy."""
-        size = sum(len(m.text()) for m in request.messages)
-        output = request.max_tokens if request.max_tokens is not None else 256
-        return -(-size // 4), output
+        """(prompt, completion) tokens the request is expected to use (the rate buckets' guess)."""
+        total = estimate_tokens(request)
+        output = request.max_tokens if request.max_tokens is not None else DEFAULT_OUTPUT_TOKENS
+        return total - output, output
 
 
 async def _nothing(_: object) -> None:
@@ -583,8 +614,9 @@ async def _close(stream: ChatStream) -> None:
     await stream.aclose()
 
 
-def _deployment_id(provider: str, base_url: str, model: str, api_key: Secret | None) -> str:
-    name = f"{provider}:{model}@{base_url.rstrip('/')}"
-    if not api_key:
-        return name
-    return f"{name}#{hashlib.sha256(api_key.reveal().encode('utf-8')).hexdigest()[:8]}"
+def _available(target: Target, tokens: int) -> bool:
+    """Whether a deployment would take a call now: breaker closed, its buckets not empty."""
+    breaker, limiter = target.breaker, target.limiter
+    if breaker is not None and not breaker.available(target.id):
+        return False
+    return limiter is None or limiter.delay(tokens) <= 0
