@@ -195,6 +195,7 @@ async def test_cancelled_and_abandoned_calls_end_their_span_once(telemetry: Tele
             gc.collect()
     spans = telemetry.spans
     assert len(spans) == 2
+    assert telemetry.points("gen_ai.client.operation.duration") == []  # neither completed
     for span in spans:
         assert dict(span.attributes or {})["agent_adapter.outcome"] == "cancelled"
         assert span.status.status_code is StatusCode.UNSET  # a cancellation is not a failure

@@ -83,7 +83,9 @@ class OpenTelemetryHooks(Hooks):
 
     The span starts at ``on_request`` (a child of the caller's current span)
     and ends exactly once at ``on_end``, also when the call is cancelled or a
-    stream is abandoned. ``propagate=True`` puts the span's W3C
+    stream is abandoned; a cancelled call is not an error (no ``error.type``,
+    status unset, ``agent_adapter.outcome="cancelled"``) and records no
+    operation duration. ``propagate=True`` puts the span's W3C
     ``traceparent`` on the provider request. ``capture_content=True`` records
     messages and output on the span, if the client captures them
     (``aa.Client(capture_content=True)``).
@@ -189,7 +191,9 @@ class OpenTelemetryHooks(Hooks):
         error_type = (call.error_type or "_OTHER") if failed else None
         self._finish_span(span, call, error_type)
         m = call.metrics
-        if m.duration is not None:
+        # A cancelled call did not complete: its duration would pass for a fast success
+        # (no error.type), and counting it as an error would inflate error rates.
+        if m.duration is not None and call.outcome != "cancelled":
             attributes = dict(common, **{"error.type": error_type}) if error_type else common
             self._duration.record(m.duration, attributes)
         if m.ttft is not None:
