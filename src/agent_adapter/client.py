@@ -12,10 +12,14 @@ import math
 from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
+import anyio
 import msgspec
 
+from . import catalog
 from .batch import run_batch
 from .errors import AdapterError, StructuredOutputError, ValidationError
+from .hooks import Hooks, Observer, as_hooks
+from .pricing import Price
 from .providers.base import request_id
 from .registry import create_adapter, split_model
 from .resilience import (
@@ -29,7 +33,7 @@ from .resilience import (
     estimate_embed_tokens,
     estimate_tokens,
 )
-from .runner import Call, Gate, Operation, exchange, run_to_end
+from .runner import Call, Gate, Operation, exchange, metrics_of, run_to_end
 from .stream import ChatStream
 from .transport import Transport
 from .types import EmbedRequest
@@ -60,6 +64,13 @@ class Client:
     ``RateLimiter``) and ``breaker`` (an ``aa.CircuitBreaker``, keyed by
     ``deployment_id(model)``). They are ``client.concurrency``,
     ``client.rate_limiter`` and ``client.breaker`` (None when not configured).
+
+    ``hooks`` (``aa.Hooks`` objects, e.g. ``aa.otel.OpenTelemetryHooks()``)
+    are told about every call; a call's own ``hooks=`` are added to them.
+    They see sizes and counts, not text, unless ``capture_content=True``.
+    ``prices`` (model → ``aa.Price``, by bare or ``"provider/model"`` name)
+    set ``response.cost``; other models are priced from the optional
+    genai-prices data when it is installed, else their cost is ``None``.
     """
 
     def __init__(
@@ -79,6 +90,9 @@ class Client:
         rate_limit: RateLimit | RateLimiter | None = None,
         max_concurrency: int | None = None,
         max_queue: int | None = None,
+        hooks: Iterable[Hooks] | None = None,
+        capture_content: bool = False,
+        prices: Mapping[str, Price] | None = None,
     ) -> None:
         self._provider = provider
         self._api_key = api_key
@@ -98,6 +112,10 @@ class Client:
         gates = (self.breaker, self.rate_limiter, self.concurrency)
         self._gated = any(gate is not None for gate in gates)  # else the hot path skips gates
         self._gate_cache: dict[tuple[str, str], tuple[Gate, ...]] = {}
+        self.hooks = as_hooks(hooks)
+        self.capture_content = bool(capture_content)
+        self.prices = _prices(prices)
+        self._priced = bool(self.prices) or catalog.available()  # else no cost is looked up
         if provider is not None:
             self._adapter(provider)  # fail fast: unknown provider or missing key
 
@@ -138,6 +156,7 @@ class Client:
         tools: Iterable[Mapping[str, Any] | Tool] | None = None,
         timeouts: Timeouts | float | None = None,
         retry: RetryPolicy | int | None = None,
+        hooks: Iterable[Hooks] | None = None,
         **params: Any,
     ) -> ChatResponse:
         """Send a chat request and return the whole answer.
@@ -148,9 +167,11 @@ class Client:
         ``reasoning``, ... and, as in openai-python, ``extra_body`` (alias
         ``extra``) for provider-specific body fields, ``extra_headers`` and
         ``extra_query`` for this call's headers and URL query parameters.
+        ``hooks`` are this call's, added to the client's.
         """
         adapter, request = self._prepare(model, messages, tools, params, stream=False)
-        return await self._chat(adapter, request, *self._limits(timeouts, retry))
+        observer = self._observe_chat("chat", request, hooks)
+        return await self._chat(adapter, request, *self._limits(timeouts, retry), observer=observer)
 
     def stream(
         self,
@@ -160,6 +181,7 @@ class Client:
         tools: Iterable[Mapping[str, Any] | Tool] | None = None,
         timeouts: Timeouts | float | None = None,
         retry: RetryPolicy | int | None = None,
+        hooks: Iterable[Hooks] | None = None,
         **params: Any,
     ) -> ChatStream:
         """A streamed chat call: ``async with client.stream(...) as s: async for chunk in s``.
@@ -168,7 +190,8 @@ class Client:
         any I/O; the request is sent on entering the ``async with``.
         """
         adapter, request = self._prepare(model, messages, tools, params, stream=True)
-        return self._stream(adapter, request, *self._limits(timeouts, retry))
+        observer = self._observe_chat("stream", request, hooks)
+        return self._stream(adapter, request, *self._limits(timeouts, retry), observer=observer)
 
     async def embed(
         self,
@@ -182,6 +205,7 @@ class Client:
         extra_body: Mapping[str, Any] | None = None,
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
+        hooks: Iterable[Hooks] | None = None,
     ) -> EmbedResponse:
         """Embed ``input`` (one string or many); one vector per input, in order.
 
@@ -199,7 +223,26 @@ class Client:
         )
         if not adapter.capabilities.embeddings:
             raise ValidationError(f"{adapter.name} has no embeddings endpoint", field="model")
-        return await self._embed(adapter, request, *self._limits(timeouts, retry))
+        every = self._all_hooks(hooks)
+        observer = (
+            Observer.for_embed(every, request, capture=self.capture_content) if every else None
+        )
+        return await self._embed(
+            adapter, request, *self._limits(timeouts, retry), observer=observer
+        )
+
+    def _all_hooks(self, hooks: Iterable[Hooks] | None) -> tuple[Hooks, ...]:
+        """The client's hooks plus a call's own."""
+        return self.hooks + as_hooks(hooks) if hooks is not None else self.hooks
+
+    def _observe_chat(
+        self, operation: Operation, request: ChatRequest, hooks: Iterable[Hooks] | None
+    ) -> Observer | None:
+        """The call's observer, or ``None`` (nothing built) when no hook is configured."""
+        every = self._all_hooks(hooks)
+        if not every:
+            return None
+        return Observer.for_chat(every, operation, request, capture=self.capture_content)
 
     async def batch(
         self,
@@ -226,9 +269,11 @@ class Client:
         *,
         start: float | None = None,
         deadline: float = math.inf,
+        observer: Observer | None = None,
+        price: Price | None = None,
     ) -> ChatResponse:
         call = self._call("chat", adapter, adapter.build(request), timeouts, retry, request)
-        call.start, call.deadline = start, deadline
+        call.start, call.deadline, call.observer = start, deadline, observer
         transport = self.transport
 
         async def attempt(call: Call) -> ChatResponse:
@@ -237,6 +282,10 @@ class Client:
             response.request_id = request_id(headers)
             response.provider = call.adapter.name
             call.usage = response.usage
+            response.metrics = metrics_of(call, anyio.current_time(), response.usage)
+            if self._priced or price is not None:
+                response.cost = self._cost(adapter, request.model, response, price)
+            call.result = response
             return _parsed(request, response)
 
         return await run_to_end(call, attempt)
@@ -250,15 +299,19 @@ class Client:
         *,
         start: float | None = None,
         deadline: float = math.inf,
+        observer: Observer | None = None,
+        price: Price | None = None,
     ) -> ChatStream:
         call = self._call("stream", adapter, adapter.build(request), timeouts, retry, request)
-        call.start, call.deadline = start, deadline
-        return ChatStream(
-            call,
-            transport=self.transport,
-            request=request,
-            postprocess=lambda response: _parsed(request, response),
-        )
+        call.start, call.deadline, call.observer = start, deadline, observer
+        priced = self._priced or price is not None
+
+        def finish(response: ChatResponse) -> ChatResponse:
+            if priced:
+                response.cost = self._cost(adapter, request.model, response, price)
+            return _parsed(request, response)
+
+        return ChatStream(call, transport=self.transport, request=request, postprocess=finish)
 
     async def _embed(
         self,
@@ -269,10 +322,12 @@ class Client:
         *,
         start: float | None = None,
         deadline: float = math.inf,
+        observer: Observer | None = None,
+        price: Price | None = None,
     ) -> EmbedResponse:
         http = adapter.build_embed(request)
         call = self._call("embed", adapter, http, timeouts, retry, request)
-        call.start, call.deadline = start, deadline
+        call.start, call.deadline, call.observer = start, deadline, observer
         transport = self.transport
 
         async def attempt(call: Call) -> EmbedResponse:
@@ -280,6 +335,10 @@ class Client:
             result = call.adapter.decode_embed(status, headers, body)
             result.provider = call.adapter.name
             result.model = result.model or request.model
+            result.metrics = metrics_of(call, anyio.current_time(), result.usage)
+            if self._priced or price is not None:
+                result.cost = self._cost(adapter, request.model, result, price)
+            call.result = result
             return result
 
         return await run_to_end(call, attempt)
@@ -310,6 +369,26 @@ class Client:
                 else estimate_tokens(request)
             )
         return call
+
+    def _cost(
+        self,
+        adapter: Adapter,
+        model: str,
+        response: ChatResponse | EmbedResponse,
+        price: Price | None,
+    ) -> float | None:
+        """USD for the response's usage: the given price, the client's, genai-prices, or None."""
+        usage = response.usage
+        if usage is None:
+            return None
+        if price is None and self.prices:
+            prices = self.prices
+            price = prices.get(model) or prices.get(f"{adapter.name}/{model}")
+            if price is None and response.model:
+                price = prices.get(response.model)
+        if price is not None:
+            return price.cost(usage)
+        return catalog.cost(adapter, (response.model, model), usage)
 
     def _gates(self, adapter: Adapter, model: str) -> tuple[Gate, ...]:
         """This client's per-attempt gates for ``model`` on ``adapter``, in order.
@@ -439,6 +518,20 @@ def _gate_settings(
     elif max_queue is not None:
         raise ValidationError("needs max_concurrency", field="max_queue")
     return breaker, limiter, concurrency
+
+
+def _prices(value: Mapping[str, Price] | None) -> dict[str, Price]:
+    """The ``prices=`` mapping, checked before any I/O."""
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        raise ValidationError("must be a mapping of model name to aa.Price", field="prices")
+    for model, price in value.items():
+        if not isinstance(model, str) or not isinstance(price, Price):
+            raise ValidationError(
+                "must map a model name to an aa.Price", field=f"prices[{model!r}]"
+            )
+    return dict(value)
 
 
 def _timeouts(value: Timeouts | float | None) -> Timeouts | None:

@@ -23,6 +23,7 @@ import msgspec
 
 from ..client import Client, _retry, _timeouts
 from ..errors import AdapterError, ValidationError
+from ..hooks import Hooks, as_hooks
 from ..resilience import (
     CircuitBreaker,
     RateLimit,
@@ -45,6 +46,7 @@ from .deployment import (
 )
 from .fallback import Plan, exhausted, past, total_timeout
 from .hedge import Hedge, Latencies, race
+from .observed import adopting, fell_back, finishing, observe
 from .strategies import Priority, make_strategy, prefer_available
 from .stream import RoutedStream
 
@@ -52,8 +54,9 @@ if TYPE_CHECKING:
     from types import TracebackType
 
     from ..batch import BatchProgress
+    from ..hooks import Observer
     from ..stream import ChatStream
-    from ..types import ChatRequest, ChatResponse, EmbedResponse, Message, Tool
+    from ..types import ChatRequest, ChatResponse, EmbedRequest, EmbedResponse, Message, Tool
 
 __all__ = ["Deployment", "Router"]
 
@@ -86,7 +89,9 @@ class Router:
     ``timeouts``/``retry`` are the defaults of every deployment (each retry
     loop is one deployment's; ``timeouts.total`` bounds the whole routed
     call). ``allow_direct`` serves a ``"provider/model"`` that names no group
-    directly. Use ``async with aa.Router(...) as router:``.
+    directly. ``hooks`` (``aa.Hooks``) see each routed call once, however
+    many deployments it tried (``on_fallback`` between them), with content
+    only when ``capture_content=True``. Use ``async with aa.Router(...) as router:``.
     """
 
     @classmethod
@@ -116,7 +121,11 @@ class Router:
         allow_direct: bool = False,
         seed: int | None = None,
         transport: Transport | None = None,
+        hooks: Iterable[Hooks] | None = None,
+        capture_content: bool = False,
     ) -> None:
+        self.hooks = as_hooks(hooks)
+        self.capture_content = bool(capture_content)
         rng = random.Random(seed)
         make_strategy(strategy, rng)  # an unknown name fails before anything is built
         if isinstance(breaker, _Default):
@@ -190,21 +199,36 @@ class Router:
         tools: Iterable[Mapping[str, Any] | Tool] | None = None,
         timeouts: Timeouts | float | None = None,
         retry: RetryPolicy | int | None = None,
+        hooks: Iterable[Hooks] | None = None,
         **params: Any,
     ) -> ChatResponse:
         """``Client.chat`` over the deployments of ``model`` (a model name of this router).
 
-        ``timeouts``/``retry`` given here replace every deployment's for this call.
+        ``timeouts``/``retry`` given here replace every deployment's for this call;
+        ``hooks`` are added to the router's.
         """
         group = self._group(model)
         request = self._chat_request(group, messages, tools, params, stream=False)
         call_timeouts, call_retry = _timeouts(timeouts), _retry(retry)
+        observer = observe(self, "chat", request, hooks)
+        routed = self._route_chat(group, request, call_timeouts, call_retry, observer)
+        return await (routed if observer is None else finishing(observer, routed))
+
+    async def _route_chat(
+        self,
+        group: Group,
+        request: ChatRequest,
+        call_timeouts: Timeouts | None,
+        call_retry: RetryPolicy | None,
+        observer: Observer | None,
+    ) -> ChatResponse:
+        """The candidates of one routed chat call, in turn or raced."""
         deadline = self._deadline(call_timeouts)
         single = group.single
         if single is not None:  # one deployment, no fallbacks: nothing to order, plan or race
             try:
                 return await self._chat_on(
-                    single, request, call_timeouts, call_retry, deadline, None
+                    single, request, call_timeouts, call_retry, deadline, None, observer
                 )
             except AdapterError as error:
                 plan = Plan(group, self._order_alone, (single,))
@@ -221,12 +245,16 @@ class Router:
         ring = group.chat_latencies
 
         async def attempt(member: Member) -> ChatResponse:
-            return await self._chat_on(member, request, call_timeouts, call_retry, deadline, ring)
+            return await self._chat_on(
+                member, request, call_timeouts, call_retry, deadline, ring, observer
+            )
 
         if self.hedge is not None:
             won = await self._hedged(plan, attempt, _nothing, deadline, ring, call_timeouts)
             return won[1]
         while (member := plan.next()) is not None:
+            if plan.errors:
+                fell_back(observer, plan.errors[-1], member)
             try:
                 return await attempt(member)
             except AdapterError as error:
@@ -244,6 +272,7 @@ class Router:
         tools: Iterable[Mapping[str, Any] | Tool] | None = None,
         timeouts: Timeouts | float | None = None,
         retry: RetryPolicy | int | None = None,
+        hooks: Iterable[Hooks] | None = None,
         **params: Any,
     ) -> RoutedStream:
         """``Client.stream`` over the deployments of ``model``; falls back until first content.
@@ -254,6 +283,7 @@ class Router:
         group = self._group(model)
         request = self._chat_request(group, messages, tools, params, stream=True)
         call_timeouts, call_retry = _timeouts(timeouts), _retry(retry)
+        observer = observe(self, "stream", request, hooks)
 
         async def open_stream() -> tuple[Member, ChatStream]:
             deadline = self._deadline(call_timeouts)
@@ -265,12 +295,14 @@ class Router:
 
             async def attempt(member: Member) -> ChatStream:
                 return await self._stream_on(
-                    member, request, call_timeouts, call_retry, deadline, ring
+                    member, request, call_timeouts, call_retry, deadline, ring, observer
                 )
 
             if self.hedge is not None and group.single is None:
                 return await self._hedged(plan, attempt, _close, deadline, ring, call_timeouts)
             while (member := plan.next()) is not None:
+                if plan.errors:
+                    fell_back(observer, plan.errors[-1], member)
                 try:
                     return member, await attempt(member)
                 except AdapterError as error:
@@ -280,7 +312,7 @@ class Router:
                         raise self._timeout(call_timeouts, plan) from error
             raise exhausted(plan.errors) from plan.errors[-1]
 
-        return RoutedStream(open_stream)
+        return RoutedStream(open_stream if observer is None else adopting(observer, open_stream))
 
     async def embed(
         self,
@@ -291,6 +323,7 @@ class Router:
         timeouts: Timeouts | float | None = None,
         retry: RetryPolicy | int | None = None,
         extra: Mapping[str, Any] | None = None,
+        hooks: Iterable[Hooks] | None = None,
     ) -> EmbedResponse:
         """``Client.embed`` over the deployments of ``model`` that serve the same model name.
 
@@ -306,6 +339,19 @@ class Router:
             group.members[0].target.model, input, dimensions=dimensions, extra=extra
         )
         call_timeouts, call_retry = _timeouts(timeouts), _retry(retry)
+        observer = observe(self, "embed", request, hooks)
+        routed = self._route_embed(group, request, call_timeouts, call_retry, observer)
+        return await (routed if observer is None else finishing(observer, routed))
+
+    async def _route_embed(
+        self,
+        group: Group,
+        request: EmbedRequest,
+        call_timeouts: Timeouts | None,
+        call_retry: RetryPolicy | None,
+        observer: Observer | None,
+    ) -> EmbedResponse:
+        """The candidates of one routed embeddings call, in turn."""
         deadline = self._deadline(call_timeouts)
         tokens = (estimate_embed_tokens(request), 0) if group.needs_tokens else _NO_TOKENS
         order = [m for m in self._order(group, False, tokens) if m.target.embeds]
@@ -313,9 +359,13 @@ class Router:
         first = order[0].target.model
         plan.accept = lambda m: m.target.embeds and m.target.model == first
         while (member := plan.next()) is not None:
+            if plan.errors:
+                fell_back(observer, plan.errors[-1], member)
             target = member.target
             if request.model != target.model:
                 request = _replace(request, model=target.model)
+            if observer is not None:
+                observer.candidate(target.id)
             try:
                 result = await target.client._embed(
                     target.adapter,
@@ -323,6 +373,8 @@ class Router:
                     call_timeouts or target.timeouts,
                     call_retry or target.retry,
                     deadline=deadline,
+                    observer=observer,
+                    price=target.price,
                 )
             except AdapterError as error:
                 if not plan.failed(member, error):
@@ -356,11 +408,14 @@ class Router:
         call_retry: RetryPolicy | None,
         deadline: float,
         ring: Latencies | None,
+        observer: Observer | None = None,
     ) -> ChatResponse:
         """One deployment's chat call (its own retries included), counted and timed."""
         target = member.target
         if request.model != target.model:
             request = _replace(request, model=target.model)
+        if observer is not None:
+            observer.candidate(target.id)
         stats = target.stats
         stats.in_flight += 1
         timed = self._timed or ring is not None  # two clock reads only when someone reads them
@@ -372,6 +427,8 @@ class Router:
                 call_timeouts or target.timeouts,
                 call_retry or target.retry,
                 deadline=deadline,
+                observer=observer,
+                price=target.price,
             )
         except AdapterError:
             stats.failed(stream=False)
@@ -396,11 +453,14 @@ class Router:
         call_retry: RetryPolicy | None,
         deadline: float,
         ring: Latencies | None,
+        observer: Observer | None = None,
     ) -> ChatStream:
         """One deployment's stream, entered: returns once its first content arrived."""
         target = member.target
         if request.model != target.model:
             request = _replace(request, model=target.model)
+        if observer is not None:
+            observer.candidate(target.id)
         stats = target.stats
         began = anyio.current_time()
         stream = target.client._stream(
@@ -410,6 +470,8 @@ class Router:
             call_retry or target.retry,
             start=began,
             deadline=deadline,
+            observer=observer,
+            price=target.price,
         )
         stats.in_flight += 1
         stream._call.on_end(stats.leave)  # in flight until the stream ends, however it ends
