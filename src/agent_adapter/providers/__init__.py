@@ -1,1 +1,4 @@
-"""Provider adapters, all sans-IO: a package per large wire protocol (openai, anthropic, gemini), a module per small one."""
+"""Provider adapters, all sans-IO.
+
+A package per large wire protocol (openai, anthropic, gemini), a module per small one.
+"""
