@@ -11,15 +11,16 @@ call (some compatible servers number every call 0).
 
 from __future__ import annotations
 
-from .types import ChatResponse, FinishReason, StreamChunk, ToolCall, Usage
+from .types import ChatResponse, FinishReason, ReasoningItem, StreamChunk, ToolCall, Usage
 
 
 class _CallParts:
-    __slots__ = ("arguments", "id", "name")
+    __slots__ = ("arguments", "id", "item_id", "name")
 
     def __init__(self) -> None:
         self.id: str | None = None
         self.name: str | None = None
+        self.item_id: str | None = None
         self.arguments: list[str] = []
 
 
@@ -32,6 +33,7 @@ class Accumulator:
     __slots__ = (
         "_by_index",
         "_calls",
+        "_items",
         "_reasoning",
         "_refusal",
         "_text",
@@ -49,6 +51,7 @@ class Accumulator:
         self._refusal: list[str] = []
         self._calls: list[_CallParts] = []
         self._by_index: dict[int, _CallParts] = {}
+        self._items: list[ReasoningItem] = []
         self.finish_reason: FinishReason | None = None
         self.raw_finish_reason: str | None = None
         self.usage: Usage | None = None
@@ -80,6 +83,7 @@ class Accumulator:
                 or chunk.usage is not None
                 or chunk.refusal
                 or chunk.reasoning_signature
+                or chunk.reasoning_items
             ):
                 self._fold_rest(chunk)
                 content = content or chunk.has_content()
@@ -113,10 +117,14 @@ class Accumulator:
                     parts.id = fragment.id
                 if fragment.name and not parts.name:
                     parts.name = fragment.name
+                if fragment.item_id and not parts.item_id:
+                    parts.item_id = fragment.item_id
                 if fragment.arguments:
                     parts.arguments.append(fragment.arguments)
         if chunk.reasoning_signature:
             self.signature = chunk.reasoning_signature
+        if chunk.reasoning_items:
+            self._items.extend(chunk.reasoning_items)
         if chunk.finish_reason is not None:
             self.finish_reason = chunk.finish_reason
             self.raw_finish_reason = chunk.raw_finish_reason
@@ -135,6 +143,7 @@ class Accumulator:
                 id=parts.id or f"call_{n}",
                 name=parts.name or "",
                 arguments="".join(parts.arguments) or "{}",
+                item_id=parts.item_id,
             )
             for n, parts in enumerate(self._calls)
         ]
@@ -149,6 +158,7 @@ class Accumulator:
             usage=self.usage,
             reasoning="".join(self._reasoning) or None,
             reasoning_signature=self.signature,
+            reasoning_items=list(self._items) or None,
             refusal="".join(self._refusal) or None,
             id=self.id,
             model=self.model,

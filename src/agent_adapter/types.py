@@ -77,11 +77,18 @@ ContentPart = TextPart | ImagePart | AudioPart | FilePart
 
 
 class ToolCall(msgspec.Struct, frozen=True):
-    """A complete tool call: ``arguments`` is the JSON text of the arguments."""
+    """A complete tool call: ``arguments`` is the JSON text of the arguments.
+
+    ``id`` is what the tool result answers. ``item_id`` is the provider's own id
+    for the call item where it has a second one (OpenAI Responses ``fc_...``
+    beside the ``call_...`` id): the call goes back under it next to the
+    reasoning item it belongs to, which the provider pairs by that id.
+    """
 
     id: str
     name: str
     arguments: str
+    item_id: str | None = None
 
 
 class ToolCallDelta(msgspec.Struct, gc=False, kw_only=True):
@@ -91,6 +98,7 @@ class ToolCallDelta(msgspec.Struct, gc=False, kw_only=True):
     id: str | None = None
     name: str | None = None
     arguments: str = ""
+    item_id: str | None = None
 
 
 class ReasoningItem(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
@@ -218,13 +226,16 @@ class StreamChunk(msgspec.Struct, kw_only=True, gc=False):
     """One increment of a streamed response.
 
     ``delta`` is new answer text, ``reasoning`` new thinking text,
-    ``tool_calls`` tool-call fragments. The final chunks carry
-    ``finish_reason`` (normalised), ``raw_finish_reason`` and ``usage``.
+    ``tool_calls`` tool-call fragments. ``reasoning_items`` are finished
+    reasoning blocks to send back next turn (not content: nothing to show).
+    The final chunks carry ``finish_reason`` (normalised),
+    ``raw_finish_reason`` and ``usage``.
     """
 
     delta: str = ""
     reasoning: str = ""
     reasoning_signature: str | None = None
+    reasoning_items: list[ReasoningItem] | None = None
     tool_calls: list[ToolCallDelta] | None = None
     refusal: str = ""
     finish_reason: FinishReason | None = None
