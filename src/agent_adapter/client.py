@@ -16,7 +16,7 @@ import msgspec
 
 from .errors import StructuredOutputError, ValidationError
 from .providers.base import request_id
-from .registry import create_adapter, split_model
+from .registry import APIS, create_adapter, split_model
 from .resilience import RetryPolicy, Timeouts
 from .runner import Call, Gate, Operation, exchange, run_to_end
 from .stream import ChatStream
@@ -37,9 +37,12 @@ class Client:
 
     ``Client("openai")`` talks to OpenAI (key from ``OPENAI_API_KEY``);
     ``Client()`` picks the provider per call from ``model="groq/llama-3.3-70b"``.
-    ``timeouts`` and ``retry`` set the defaults; every call may override
-    them. Use it as ``async with Client(...) as client:`` so its connections
-    are closed at the end.
+    ``api`` picks the provider's API: ``"chat"`` (the default: Chat
+    Completions for OpenAI, each provider's own chat API otherwise) or
+    ``"responses"`` (OpenAI's Responses API, for OpenAI and Azure).
+    ``timeouts``, ``retry`` and ``api`` set the defaults; every call may
+    override them. Use it as ``async with Client(...) as client:`` so its
+    connections are closed at the end.
     """
 
     def __init__(
@@ -55,7 +58,9 @@ class Client:
         proxy: str | None = None,
         transport: Transport | None = None,
         env: Mapping[str, str] | None = None,
+        api: str = "chat",
     ) -> None:
+        self._api = _api(api)
         self._provider = provider
         self._api_key = api_key
         self._base_url = base_url
@@ -67,9 +72,9 @@ class Client:
         self._proxy = proxy
         self._transport = transport
         self._owns_transport = transport is None
-        self._adapters: dict[str, Adapter] = {}
+        self._adapters: dict[tuple[str, str], Adapter] = {}
         if provider is not None:
-            self._adapter(provider)  # fail fast: unknown provider or missing key
+            self._adapter(provider, self._api)  # fail fast: unknown provider or API, no key
 
     def __repr__(self) -> str:
         return f"Client(provider={self._provider!r})"
@@ -108,6 +113,7 @@ class Client:
         tools: Iterable[Mapping[str, Any] | Tool] | None = None,
         timeouts: Timeouts | float | None = None,
         retry: RetryPolicy | int | None = None,
+        api: str | None = None,
         **params: Any,
     ) -> ChatResponse:
         """Send a chat request and return the whole answer.
@@ -116,8 +122,9 @@ class Client:
         ``top_p``, ``stop``, ``seed``, ``tool_choice``, ``response_format``
         (a JSON Schema or a ``msgspec.Struct`` type; then ``.parsed``),
         ``reasoning``, ... and ``extra`` for provider-specific body fields.
+        ``api`` overrides the client's (``"chat"`` or ``"responses"``).
         """
-        adapter, request = self._prepare(model, messages, tools, params, stream=False)
+        adapter, request = self._prepare(model, messages, tools, params, stream=False, api=api)
         return await self._chat(adapter, request, *self._limits(timeouts, retry))
 
     def stream(
@@ -128,6 +135,7 @@ class Client:
         tools: Iterable[Mapping[str, Any] | Tool] | None = None,
         timeouts: Timeouts | float | None = None,
         retry: RetryPolicy | int | None = None,
+        api: str | None = None,
         **params: Any,
     ) -> ChatStream:
         """A streamed chat call: ``async with client.stream(...) as s: async for chunk in s``.
@@ -135,7 +143,7 @@ class Client:
         Takes the same arguments as ``chat``. Input errors raise here, before
         any I/O; the request is sent on entering the ``async with``.
         """
-        adapter, request = self._prepare(model, messages, tools, params, stream=True)
+        adapter, request = self._prepare(model, messages, tools, params, stream=True, api=api)
         return self._stream(adapter, request, *self._limits(timeouts, retry))
 
     async def embed(
@@ -149,7 +157,7 @@ class Client:
         extra: Mapping[str, Any] | None = None,
     ) -> EmbedResponse:
         """Embed ``input`` (one string or many); one vector per input, in order."""
-        adapter, bare = self._resolve(model)
+        adapter, bare = self._resolve(model, "chat")  # embeddings are not a chat API
         request = build_embed_request(bare, input, dimensions=dimensions, extra=extra)
         if not adapter.capabilities.embeddings:
             raise ValidationError(f"{adapter.name} has no embeddings endpoint", field="model")
@@ -259,6 +267,7 @@ class Client:
         params: dict[str, Any],
         *,
         stream: bool,
+        api: str | None = None,
     ) -> tuple[Adapter, ChatRequest]:
         unknown = params.keys() - CHAT_PARAMS
         if unknown:
@@ -267,7 +276,7 @@ class Client:
                 "fields go in extra={...}",
                 field=sorted(unknown)[0],
             )
-        adapter, bare = self._resolve(model)
+        adapter, bare = self._resolve(model, self._api if api is None else _api(api))
         request = build_chat_request(bare, messages, tools=tools, stream=stream, **params)
         return adapter, request  # adapter.encode() checks the provider's capabilities
 
@@ -277,11 +286,13 @@ class Client:
         """A call's deadlines and retry policy: its own overrides, else the client's."""
         return _timeouts(timeouts) or self.timeouts, _retry(retry) or self.retry
 
-    def _resolve(self, model: str) -> tuple[Adapter, str]:
+    def _resolve(self, model: str, api: str | None = None) -> tuple[Adapter, str]:
+        """The adapter for ``model`` (its provider prefix, or the client's) and the bare model."""
+        api = self._api if api is None else api
         if not isinstance(model, str) or not model:
             raise ValidationError("must be a non-empty string", field="model")
         if self._provider is not None:
-            return self._adapter(self._provider), model
+            return self._adapter(self._provider, api), model
         prefix, bare = split_model(model)
         if prefix is None:
             raise ValidationError(
@@ -289,10 +300,10 @@ class Client:
                 "'openai/gpt-4o'",
                 field="model",
             )
-        return self._adapter(prefix), bare
+        return self._adapter(prefix, api), bare
 
-    def _adapter(self, provider: str) -> Adapter:
-        adapter = self._adapters.get(provider)
+    def _adapter(self, provider: str, api: str = "chat") -> Adapter:
+        adapter = self._adapters.get((provider, api))
         if adapter is None:
             adapter = create_adapter(
                 provider,
@@ -301,8 +312,9 @@ class Client:
                 headers=self._headers,
                 options=self._options,
                 env=self._env,
+                api=api,
             )
-            self._adapters[provider] = adapter
+            self._adapters[provider, api] = adapter
         return adapter
 
 
@@ -325,6 +337,15 @@ def _parsed(request: ChatRequest, response: ChatResponse) -> ChatResponse:
             provider=response.provider,
         ) from None
     return response
+
+
+def _api(value: Any) -> str:
+    """A checked ``api=`` value; whether the provider serves it is the registry's to say."""
+    if not isinstance(value, str) or value not in APIS:
+        raise ValidationError(
+            f"must be one of {', '.join(map(repr, APIS))}, got {value!r}", field="api"
+        )
+    return value
 
 
 def _timeouts(value: Timeouts | float | None) -> Timeouts | None:
