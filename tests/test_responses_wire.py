@@ -449,3 +449,99 @@ def test_registry_builds_the_responses_adapter_for_openai_and_azure_only() -> No
         get_spec("groq").adapter_class("responses")
     assert info.value.field == "api"
     assert "chat" in info.value.message
+
+
+# -- the fake provider serves the Responses API too -----------------------------------
+
+PNG = (
+    "data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwAD"
+    "hgGAWjR9awAAAABJRU5ErkJggg=="
+)
+
+
+@pytest.mark.parametrize("streamed", [False, True], ids=["chat", "stream"])
+async def test_agent_loop_against_the_fake_provider(streamed: bool) -> None:
+    from agent_adapter.testing.fake import provider_reply
+
+    messages: list[Any] = [
+        {
+            "role": "user",
+            "content": [
+                {"type": "text", "text": "What is the weather in Paris? Here is the sky."},
+                {"type": "image_url", "image_url": {"url": PNG}},
+            ],
+        }
+    ]
+    async with MockServer(handler=provider_reply) as srv, client(srv) as c:
+
+        async def turn() -> aa.ChatResponse:
+            kw = {"model": "gpt-5", "messages": messages, "tools": [WEATHER]}
+            kw |= {"reasoning": "low", "extra": {"store": False}}
+            return await (drain(c, **kw) if streamed else c.chat(**kw))
+
+        first = await turn()
+        assert first.finish_reason == "tool_calls"
+        assert [tool_call.name for tool_call in first.tool_calls] == ["get_weather"]
+        assert (
+            first.reasoning
+            == "**Planning the answer**\n\nI should answer briefly and use a tool if needed."
+        )
+        assert first.reasoning_items is not None
+        assert first.reasoning_items[0].data is not None
+        assert first.tool_calls[0].item_id is not None
+        messages.append(first.message)
+        call_id = first.tool_calls[0].id
+        messages.append({"role": "tool", "tool_call_id": call_id, "content": '{"temp_c": 18}'})
+        second = (
+            await turn()
+        )  # the fake refuses reasoning it could not resolve: this passing shows it
+        assert second.finish_reason == "stop"
+        assert second.content == 'Here is what the tool returned: {"temp_c": 18}'
+        assert second.usage is not None
+        assert second.usage.reasoning_tokens > 0
+        assert (
+            second.usage.total_tokens == second.usage.prompt_tokens + second.usage.completion_tokens
+        )
+    assert [q.path for q in srv.requests] == ["/v1/responses"] * 2
+    sent_items = srv.requests[1].json()["input"]
+    assert [i["type"] for i in sent_items] == [
+        "message",
+        "reasoning",
+        "function_call",
+        "function_call_output",
+    ]
+
+
+def test_fake_provider_refuses_what_the_api_refuses() -> None:
+    from agent_adapter.testing import fake_openai_responses
+
+    lost = {"type": "reasoning", "id": "rs_1", "summary": []}
+    orphan = {"type": "reasoning", "id": "rs_2", "summary": [], "encrypted_content": "gAAAAAB"}
+    unpaired = {"type": "function_call", "call_id": "c", "name": "f", "arguments": "{}"}
+    cases = [
+        ({"store": False, "input": [lost, unpaired]}, "not found"),
+        ({"input": [orphan, unpaired]}, "without its required following item"),
+        ({"input": []}, "'input'"),
+        ({"input": "hi", "model": ""}, "'model'"),
+    ]
+    for fields, words in cases:
+        body = {"model": "gpt-5", **fields}
+        reply = fake_openai_responses.reply(body, _encode(body))
+        assert reply.status == 400
+        assert words in reply.body.decode()
+    ok = fake_openai_responses.reply({"model": "gpt-5", "input": "hi"}, b"{}")
+    assert ok.status == 200
+    assert _ADAPTER.decode(200, [], ok.body).content == "You said: hi"
+
+
+async def test_fake_provider_structured_and_incomplete() -> None:
+    from agent_adapter.testing.fake import provider_reply
+
+    schema = {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}
+    async with MockServer(handler=provider_reply) as srv, client(srv) as c:
+        r = await c.chat(model="gpt-5", messages=USER, response_format=schema)
+        assert r.parsed == {"city": "Paris"}
+        cut = await drain(c, model="gpt-5", messages=USER, max_tokens=2)
+        assert cut.finish_reason == "length"
+        assert cut.raw_finish_reason == "max_output_tokens"
+        assert cut.content == "You said:"
