@@ -136,7 +136,7 @@ def events(
             added["content"] = []
         elif kind == "function_call":
             added["arguments"] = ""
-        else:
+        elif kind == "reasoning":
             added["summary"] = []
             added.pop("encrypted_content", None)
             added.pop("status")
@@ -177,7 +177,7 @@ def events(
                     {**where, "name": final["name"], "arguments": final["arguments"]},
                 )
             )
-        else:
+        elif kind == "reasoning":
             for si, part in enumerate(final["summary"]):
                 at = {**where, "summary_index": si}
                 out.append(

@@ -1003,3 +1003,28 @@ def test_an_error_field_on_any_event_raises_but_an_empty_one_does_not() -> None:
     with pytest.raises(ServerError) as text:
         feed_all(body([("response.in_progress", {"error": "upstream timed out"})]))
     assert text.value.message == "upstream timed out"
+
+
+def test_positions_skip_items_that_do_not_go_back_streamed_or_not() -> None:
+    output = [
+        {"id": "ws_1", "type": "web_search_call", "status": "completed", "action": {"type": "x"}},
+        message("Let me check."),
+        reasoning("rs_1", ENC, "Now the tool."),
+        call("call_A", PARIS, "fc_A"),
+        message("And one more.", mid="msg_2"),
+        reasoning("rs_2", ENC2),
+        call("call_B", LYON, "fc_B"),
+    ]
+    twin = decode(response(output, use=usage()))
+    assert summary(stream(body(events(output)))) == summary(twin)
+    assert twin.reasoning_items is not None
+    assert [(r.id, r.index) for r in twin.reasoning_items] == [("rs_1", 1), ("rs_2", 3)]
+    assert twin.content == "Let me check.And one more."
+    later = body_of(req(messages=[Message(role="user", content="?"), twin.message]))
+    assert [(i["type"], i.get("id")) for i in later["input"][1:]] == [
+        ("message", None),
+        ("reasoning", "rs_1"),
+        ("function_call", "fc_A"),
+        ("reasoning", "rs_2"),
+        ("function_call", "fc_B"),
+    ]

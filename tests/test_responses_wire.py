@@ -323,6 +323,19 @@ async def test_http_error_uses_the_openai_error_body() -> None:
                 await c.chat(model="gpt-5", messages=USER)
 
 
+@pytest.mark.parametrize("raw", [b"<html><body>nginx</body></html>", b'{"object": "list"}'])
+async def test_unreadable_200_is_not_retried(raw: bytes) -> None:
+    async with MockServer() as srv:
+        srv.enqueue(Reply.raw(200, {"content-type": "text/html", "x-request-id": "req_bad"}, raw))
+        async with client(srv, retry=2) as c:
+            with pytest.raises(aa.ServerError) as info:
+                await c.chat(model="gpt-5", messages=USER)
+    assert info.value.retryable is False
+    assert info.value.request_id == "req_bad"
+    assert info.value.body == raw.decode()
+    assert len(srv.requests) == 1
+
+
 # -- choosing the API -----------------------------------------------------------------
 
 

@@ -299,10 +299,12 @@ def finish_of(head: ResponseHead, tool_calls: bool) -> tuple[FinishReason | None
 def reasoning_items(item: ItemIn, index: int | None) -> list[ReasoningItem]:
     """A ``reasoning`` output item as ours: one ``ReasoningItem`` per summary part.
 
-    Every entry has the item's ``id`` and position (``index``); the encrypted
-    content is on the first only. Consecutive entries with one ``id`` are one
-    item again on the way back (see ``encode``), so every summary part returns
-    exactly as it came.
+    Every entry has the item's ``id`` and ``index``: its position among the
+    turn's items that go back next time (reasoning items, the assistant
+    message, the calls; a built-in tool call does not count), which is where
+    ``encode`` puts it back. The encrypted content is on the first only.
+    Consecutive entries with one ``id`` are one item again on the way back, so
+    every summary part returns exactly as it came.
     """
     parts = item.summary or []
     texts: list[str | None] = [p.text or "" for p in parts] or [None]
@@ -329,17 +331,22 @@ def chat_response(resp: ResponseIn, provider: str) -> ChatResponse:
     summary: list[str] = []
     calls: list[ToolCall] = []
     items: list[ReasoningItem] = []
-    for index, raw in enumerate(resp.output or ()):
+    position = 0  # among the items that go back next turn (see ``reasoning_items``)
+    message_placed = False
+    for raw in resp.output or ():
         item = item_of(raw)
         if item is None:
             continue
         if item.type == "message":
+            position += not message_placed  # all the turn's messages go back as one
+            message_placed = True
             for part in item.content or ():
                 if part.type == "output_text" and part.text:
                     text.append(part.text)
                 elif part.type == "refusal" and part.refusal:
                     refusal.append(part.refusal)
         elif item.type == "function_call":
+            position += 1
             calls.append(
                 ToolCall(
                     id=item.call_id or item.id or f"call_{len(calls)}",
@@ -349,7 +356,8 @@ def chat_response(resp: ResponseIn, provider: str) -> ChatResponse:
                 )
             )
         else:
-            found = reasoning_items(item, index)
+            found = reasoning_items(item, position)
+            position += 1
             items.extend(found)
             summary.extend(r.text for r in found if r.text is not None)
     finish, raw_finish = finish_of(resp, bool(calls))
