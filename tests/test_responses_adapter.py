@@ -1028,3 +1028,11 @@ def test_positions_skip_items_that_do_not_go_back_streamed_or_not() -> None:
         ("reasoning", "rs_2"),
         ("function_call", "fc_B"),
     ]
+
+
+def test_call_id_from_the_item_done_event_when_the_added_event_is_missing() -> None:
+    evs = [e for e in STREAMS["tool"] if e[0] != "response.output_item.added"]
+    assert summary(stream(body(evs))) == summary(stream(body(STREAMS["tool"])))
+    args_done_first = [e for e in evs if not e[0].endswith(".delta")]
+    r = stream(body(args_done_first))
+    assert r.tool_calls == [CALL_PARIS]

@@ -60,13 +60,14 @@ _READ = frozenset(
 class _Call:
     """What has been sent of one function call: its number, and which fields."""
 
-    __slots__ = ("announced", "args", "index", "item_id")
+    __slots__ = ("args", "call_id", "index", "item_id", "name")
 
     def __init__(self, index: int) -> None:
         self.index = index
-        self.announced = False  # call id and name sent
+        self.call_id = False  # the call_... id sent
+        self.name = False
+        self.item_id = False  # the fc_... id sent
         self.args = False  # some argument text sent
-        self.item_id = False  # fc_... id sent
 
 
 class ResponsesStreamDecoder:
@@ -212,8 +213,8 @@ class ResponsesStreamDecoder:
             self._settle_refusal(index, e.content_index or 0, e.refusal, out)
         elif kind == "response.function_call_arguments.done":
             call = self._call(index)
-            if not call.announced and e.name:
-                call.announced = True
+            if not call.name and e.name:
+                call.name = True
                 out.append(self._fragment(call, name=e.name))
             if not call.args and e.arguments:
                 call.args = True
@@ -260,9 +261,12 @@ class ResponsesStreamDecoder:
             self._place(index, "call")
             call = self._call(index)
             fragment = ToolCallDelta(index=call.index)
-            if not call.announced and (item.call_id or item.name):
-                call.announced = True
-                fragment.id, fragment.name = item.call_id, item.name
+            if not call.call_id and item.call_id:
+                call.call_id = True
+                fragment.id = item.call_id
+            if not call.name and item.name:
+                call.name = True
+                fragment.name = item.name
             if not call.item_id and item.id:
                 call.item_id = True
                 fragment.item_id = item.id
