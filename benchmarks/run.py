@@ -82,6 +82,15 @@ CASES: dict[str, list[Entry]] = {
         Entry("anthropic create(stream=True)", "anthropic_sdk.py", ("--variant", "create")),
         Entry("anthropic messages.stream()", "anthropic_sdk.py", ("--variant", "stream")),
     ],
+    "router64": [
+        Entry(f"{OURS} Client", "routing.py", ("--variant", "client")),
+        Entry(f"{OURS} Router", "routing.py", ("--variant", "router")),
+        Entry("litellm Router", "litellm_router.py"),
+    ],
+    "fallback": [
+        Entry(f"{OURS} Router", "routing.py"),
+        Entry("litellm Router", "litellm_router.py"),
+    ],
 }
 
 CASE_TITLES = {
@@ -93,6 +102,8 @@ CASE_TITLES = {
     "import": "(d) import wall time (ms, fresh interpreter)",
     "memory": "(e) RSS per open stream, 500 held open (KiB)",
     "anthropic": "(g) Anthropic 5,000-event stream end to end (events/s)",
+    "router64": "(h) non-streaming requests/s at concurrency 64 through a Router (1 deployment)",
+    "fallback": "(i) one call falling back from a 503 deployment to a healthy one (ms, median)",
 }
 
 IMPORTS: list[tuple[str, str]] = [
@@ -165,6 +176,17 @@ TARGETS = [
         "ours vs SDK create(stream)",
     ),
     Target("g", "anthropic", OURS, "anthropic messages.stream()", "", 0, "ours vs SDK .stream()"),
+    Target("h", "router64", f"{OURS} Router", f"{OURS} Client", ">=", 0.9, "Router / plain Client"),
+    Target("h", "router64", f"{OURS} Router", "litellm Router", ">=", 8, "ours vs litellm Router"),
+    Target(
+        "i",
+        "fallback",
+        f"{OURS} Router",
+        "litellm Router",
+        "<=",
+        0.125,
+        "fallback time: ours / litellm",
+    ),
 ]
 
 
@@ -205,6 +227,7 @@ def versions() -> dict[str, str]:
         "trio",
         "pydantic",
         "pydantic-core",
+        "litellm",
         "jiter",
     ):
         try:

@@ -15,6 +15,7 @@ for every client (``{base}/chat/completions``, ``{base}/v1/messages``):
 * ``/json/...``  a non-streamed ``chat.completion``
 * ``/hold/...``  OpenAI SSE: role header + one content chunk, then holds the
   connection open (never ends the body) until the client closes it
+* ``/e503/...``  a 503 with an OpenAI-shaped error body (a deployment that is down)
 * ``/_stats``    request counts per route, as JSON
 
 Keep-alive throughout; bodies are ``Transfer-Encoding: chunked`` with
@@ -76,6 +77,13 @@ def build_routes(chunk: int) -> dict[bytes, bytes]:
         b"content-length: %d\r\n"
         b"connection: keep-alive\r\n\r\n" % len(body)
     ) + body
+    down = b'{"error": {"message": "The server is overloaded", "type": "server_error"}}'
+    routes[b"e503"] = (
+        b"HTTP/1.1 503 Service Unavailable\r\n"
+        b"content-type: application/json\r\n"
+        b"content-length: %d\r\n"
+        b"connection: keep-alive\r\n\r\n" % len(down)
+    ) + down
     first = data.openai_stream(500).body.split(b"\n\n")
     held = first[0] + b"\n\n" + first[1] + b"\n\n"
     routes[b"hold"] = _sse_head() + b"%x\r\n%s\r\n" % (len(held), held)

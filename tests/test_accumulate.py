@@ -14,9 +14,9 @@ RS = ReasoningItem(type="reasoning", id="rs_1", data="gAAAAB-enc", text="Plan.",
 RS_PART = ReasoningItem(type="reasoning", id="rs_1", text="Check.", index=0)
 
 
-def test_reasoning_items_are_kept_in_order_and_are_not_content() -> None:
+def test_reasoning_items_are_kept_in_order() -> None:
     acc = Accumulator()
-    assert acc.extend([StreamChunk(reasoning_items=[RS])]) is False
+    assert acc.extend([StreamChunk(reasoning_items=[RS])]) is True  # a finished block is content
     assert acc.extend([StreamChunk(delta="Hi"), StreamChunk(reasoning_items=[RS_PART])]) is True
     response = acc.response("openai")
     assert response.reasoning_items == [RS, RS_PART]

@@ -31,6 +31,7 @@ from agent_adapter.types import (
     FilePart,
     ImagePart,
     Message,
+    ReasoningItem,
     ResponseFormat,
     StreamChunk,
     TextPart,
@@ -516,18 +517,106 @@ def test_redacted_and_multiple_thinking_blocks_round_trip_exactly() -> None:
     response = decode({**RESPONSE_THINKING_TOOL, "content": content, "stop_reason": "end_turn"})
     assert response.reasoning == "First."
     assert response.content == "Done."
+    assert response.reasoning_signature == "sigA"
+    assert response.reasoning_items == [
+        ReasoningItem(type="thinking", text="First.", signature="sigA", index=0),
+        ReasoningItem(type="redacted_thinking", data="EmwKAhgBEgy3va3pzix", index=1),
+    ]
     body = body_of(req(user("q"), response.message, user("and then?")))
     assert body["messages"][1]["content"] == content
     streamed = accumulate(run(REDACTED_STREAM)[0])
-    assert response.reasoning_signature is not None
-    assert streamed.reasoning_signature == response.reasoning_signature.replace(
-        "First.", "First thought."
-    )
+    assert streamed.reasoning_signature == "sigA"
+    assert streamed.reasoning_items == [
+        ReasoningItem(type="thinking", text="First thought.", signature="sigA", index=0),
+        ReasoningItem(type="redacted_thinking", data="EmwKAhgBEgy3va3pzix", index=1),
+    ]
     assert body_of(req(user("q"), streamed.message, user("more")))["messages"][1]["content"] == [
         {"type": "thinking", "thinking": "First thought.", "signature": "sigA"},
         {"type": "redacted_thinking", "data": "EmwKAhgBEgy3va3pzix"},
         {"type": "text", "text": "Done."},
     ]
+
+
+INTERLEAVED = [
+    {"type": "thinking", "thinking": "Need the forecast first.", "signature": "sigA"},
+    {"type": "text", "text": "Checking both cities."},
+    {
+        "type": "redacted_thinking",
+        "data": "EmwKAhgBEgy3va3pzix/LafPsn4aDFIT2Xlxh0L5L8rLVyIwxtE3rAFBa8c",
+    },
+    {"type": "thinking", "thinking": "Tokyo too: two calls.", "signature": "sigB"},
+    {"type": "tool_use", "id": "toolu_P", "name": "get_weather", "input": {"city": "Paris"}},
+    {"type": "tool_use", "id": "toolu_T", "name": "get_weather", "input": {"city": "Tokyo"}},
+]
+
+
+def interleaved_stream() -> bytes:
+    events: list[dict[str, Any]] = [message_start()]
+    for i, block in enumerate(INTERLEAVED):
+        kind = block["type"]
+        if kind == "thinking":
+            events += [
+                block_start(i, {"type": "thinking", "thinking": "", "signature": ""}),
+                delta(i, type="thinking_delta", thinking=block["thinking"][:5]),
+                delta(i, type="thinking_delta", thinking=block["thinking"][5:]),
+                delta(i, type="signature_delta", signature=block["signature"]),
+            ]
+        elif kind == "redacted_thinking":
+            events.append(block_start(i, block))
+        elif kind == "text":
+            events += [
+                block_start(i, {"type": "text", "text": ""}),
+                delta(i, type="text_delta", text=block["text"]),
+            ]
+        else:
+            events += [
+                block_start(i, {**block, "input": {}}),
+                delta(
+                    i,
+                    type="input_json_delta",
+                    partial_json=msgspec.json.encode(block["input"]).decode(),
+                ),
+            ]
+        events.append(block_stop(i))
+    events += [message_delta("tool_use", output_tokens=90), STOP]
+    return sse(*events)
+
+
+def test_interleaved_thinking_goes_back_in_place_non_streamed_and_streamed() -> None:
+    response = decode({**RESPONSE_THINKING_TOOL, "content": INTERLEAVED})
+    assert [item.index for item in response.reasoning_items or ()] == [0, 2, 3]
+    chunks, ok = run(interleaved_stream())
+    assert ok
+    streamed = accumulate(chunks)
+    assert streamed.reasoning_items == response.reasoning_items
+    assert (
+        streamed.reasoning == response.reasoning == "Need the forecast first.Tokyo too: two calls."
+    )
+    for answer in (response, streamed):
+        history = [
+            user("Weather in Paris and Tokyo?"),
+            answer.message,
+            Message(role="tool", tool_call_id="toolu_P", content="18°C"),
+            Message(role="tool", tool_call_id="toolu_T", content="25°C"),
+        ]
+        body = body_of(req(*history, tools=[WEATHER], reasoning={"budget_tokens": 2048}))
+        assert body["messages"][1]["content"] == INTERLEAVED
+
+
+def test_items_from_another_provider_are_not_sent_and_old_packed_histories_still_work() -> None:
+    packed = "anthropic-thinking-blocks:" + msgspec.json.encode(INTERLEAVED[2:4]).decode()
+    old = Message(role="assistant", content="Done.", reasoning_signature=packed)
+    body = body_of(req(user("q"), old, user("more")))
+    assert body["messages"][1]["content"] == [*INTERLEAVED[2:4], {"type": "text", "text": "Done."}]
+    foreign = Message(
+        role="assistant",
+        content="Hi",
+        reasoning_items=[ReasoningItem(type="reasoning", id="rs_1", data="gAAAA")],
+    )
+    assert body_of(req(user("a"), foreign, user("b")))["messages"][1] == {
+        "role": "assistant",
+        "content": "Hi",
+    }
 
 
 def test_reasoning_without_signature_is_not_sent() -> None:

@@ -112,6 +112,17 @@ FEATURES: dict[str, tuple[tuple[str, ...], Callable[[str], None] | None]] = {
     "cancellation": ((r"^a normal call: '.+'", r"next call still works: '.+'"), _cancellation),
     "sync_client": ((r"^chat: \S", r"^stream: \S", "finish: stop", USAGE), None),
     "trio_app": ((r"^event loop: trio$", r"ttft \d+\.\d ms", USAGE), _trio),
+    "batch": (
+        (
+            r"^1\. 'Name a prime number above 100\.' -> '.+'$",
+            r"^5\. .+ -> .+$",
+            r"^6\. failed: ValidationError: temperature: ",
+            r"^5 answered, 1 failed \(ValidationError: temperature: .+\) in \d+ ms$",
+            r"^results\.jsonl: 3 lines; a second run added 0 and skipped 3$",
+            r"^first line: custom_id=q1 status_code=200 object=chat\.completion$",
+        ),
+        None,
+    ),
 }
 
 NO_EMBEDDINGS = {"anthropic"}  # Anthropic has no embeddings endpoint

@@ -38,6 +38,7 @@ from agent_adapter.types import (
     Tool,
     ToolCall,
 )
+from agent_adapter.validation import build_chat_request
 
 BASE = "https://generativelanguage.googleapis.com"
 KEY = "AIzaSy-test-key-0123456789"
@@ -596,6 +597,107 @@ def test_signature_on_text_turn_and_gemini3_placeholder() -> None:
     assert "thoughtSignature" not in body["contents"][1]["parts"][0]
 
 
+SIGNED_TURN = (
+    b'{"candidates": [{"content": {"role": "model", "parts": ['
+    b'{"text": "Checking the forecast first."},'
+    b'{"functionCall": {"name": "get_weather", "args": {"city": "Paris"}},'
+    b' "thoughtSignature": "SIG_CALL_A"},'
+    b'{"functionCall": {"name": "get_weather", "args": {"city": "Lyon"}}},'
+    b'{"text": "", "thoughtSignature": "SIG_TAIL"}]},'
+    b'"finishReason": "STOP", "index": 0}],'
+    b'"modelVersion": "gemini-3-flash-preview", "responseId": "seq1"}'
+)
+
+
+def test_each_call_keeps_its_own_signature_and_the_text_one_stays_on_the_turn() -> None:
+    r = adapter().decode(200, [], SIGNED_TURN)
+    assert [c.signature for c in r.tool_calls] == ["SIG_CALL_A", None]
+    assert r.reasoning_signature == "SIG_TAIL"  # not on a call: the turn's
+    body = body_of(chat(user("Paris and Lyon?"), r.message, model="gemini-3-flash-preview"))
+    assert body["contents"][1]["parts"] == [
+        {"text": "Checking the forecast first.", "thoughtSignature": "SIG_TAIL"},
+        {
+            "functionCall": {"name": "get_weather", "args": {"city": "Paris"}},
+            "thoughtSignature": "SIG_CALL_A",
+        },
+        {"functionCall": {"name": "get_weather", "args": {"city": "Lyon"}}},
+    ]
+
+
+def test_streamed_calls_carry_their_signatures_to_the_response() -> None:
+    data = sse(
+        b'{"candidates": [{"content": {"role": "model", "parts": [{"functionCall": {"name":'
+        b' "get_weather", "args": {"city": "Paris"}}, "thoughtSignature": "SIG_P"}]},'
+        b' "index": 0}], "responseId": "s2"}',
+        b'{"candidates": [{"content": {"role": "model", "parts": [{"functionCall": {"name":'
+        b' "get_weather", "args": {"city": "Lyon"}}}]}, "index": 0}], "responseId": "s2"}',
+        b'{"candidates": [{"content": {"role": "model", "parts": [{"text": "",'
+        b' "thoughtSignature": "SIG_END"}]}, "finishReason": "STOP", "index": 0}],'
+        b' "responseId": "s2"}',
+    )
+    r, ok = assembled(data)
+    assert ok
+    assert [(c.id, c.signature) for c in r.tool_calls] == [
+        ("gcall_s2_0", "SIG_P"),
+        ("gcall_s2_1", None),
+    ]
+    assert r.reasoning_signature == "SIG_END"
+
+
+def test_history_from_before_per_call_signatures_still_goes_on_the_first_call() -> None:
+    old = Message(
+        role="assistant",
+        tool_calls=[
+            ToolCall(id="c1", name="f", arguments="{}"),
+            ToolCall(id="c2", name="f", arguments="{}"),
+        ],
+        reasoning_signature="OLD_SIG",
+    )
+    for model in ("gemini-2.5-flash", "gemini-3-pro-preview"):
+        parts = body_of(chat(user("x"), old, model=model))["contents"][1]["parts"]
+        assert [p.get("thoughtSignature") for p in parts] == ["OLD_SIG", None]
+    signed = Message(
+        role="assistant",
+        tool_calls=[
+            ToolCall(id="c1", name="f", arguments="{}"),
+            ToolCall(id="c2", name="f", arguments="{}", signature="SIG_2"),
+        ],
+    )
+    parts = body_of(chat(user("x"), signed, model="gemini-3-pro-preview"))["contents"][1]["parts"]
+    assert [p.get("thoughtSignature") for p in parts] == [SKIP_SIGNATURE, "SIG_2"]
+
+
+def test_tool_call_dicts_may_carry_a_signature() -> None:
+    request = build_chat_request(
+        "gemini-2.5-flash",
+        [
+            {"role": "user", "content": "x"},
+            {
+                "role": "assistant",
+                "tool_calls": [
+                    {
+                        "id": "c1",
+                        "type": "function",
+                        "function": {"name": "f", "arguments": "{}"},
+                        "signature": "SIG_D",
+                    }
+                ],
+            },
+        ],
+    )
+    calls = request.messages[1].tool_calls or []
+    assert calls[0].signature == "SIG_D"
+    with pytest.raises(ValidationError) as info:
+        build_chat_request(
+            "m",
+            [
+                {"role": "user", "content": "x"},
+                {"role": "assistant", "tool_calls": [{"id": "c", "name": "f", "signature": 1}]},
+            ],
+        )
+    assert info.value.field == "messages[1].tool_calls[0].signature"
+
+
 def test_round_trip_thought_signature_tool_result_and_image() -> None:
     """Decode a thinking+call response, put it in history, answer the call, encode again."""
     a = adapter()
@@ -702,7 +804,12 @@ def test_decode_parallel_calls_stable_ids() -> None:
     ids = [c.id for c in r.tool_calls]
     assert ids == ["gcall_Xk3bQ1v8Lm2Rt7pAa9cYzQ_0", "gcall_Xk3bQ1v8Lm2Rt7pAa9cYzQ_1"]
     assert [c.id for c in a.decode(200, [], PARALLEL_CALLS).tool_calls] == ids  # deterministic
-    assert r.reasoning_signature == "CikBcsjafFK168IbtVtoxVV0Tsn8O+eU45rzJahzwuKGmMbd"
+    # parallel calls: the signature is the first call's own; the second has none
+    assert [c.signature for c in r.tool_calls] == [
+        "CikBcsjafFK168IbtVtoxVV0Tsn8O+eU45rzJahzwuKGmMbd",
+        None,
+    ]
+    assert r.reasoning_signature is None
     assert r.usage is not None
     assert r.usage.completion_tokens == 126
     assert r.usage.total_tokens == 209
@@ -825,9 +932,14 @@ def test_stream_call_matches_non_stream_ids() -> None:
     assert delta.id == "gcall_qpc2afWVFJK4vr0Pq6WiyAU_0"
     assert chunks[0].finish_reason == "tool_calls"
     assert chunks[0].raw_finish_reason == "STOP"
+    assert delta.signature == "CikBcsjafFK168IbtVtoxVV0Tsn8O+eU45rzJahzwuKGmMbd"
     r, _ = assembled(STREAM_CALL)
-    assert r.reasoning_signature == "CikBcsjafFK168IbtVtoxVV0Tsn8O+eU45rzJahzwuKGmMbd"
-    assert r.tool_calls == [ToolCall(id=delta.id, name="get_weather", arguments=delta.arguments)]
+    assert r.reasoning_signature is None
+    assert r.tool_calls == [
+        ToolCall(
+            id=delta.id, name="get_weather", arguments=delta.arguments, signature=delta.signature
+        )
+    ]
 
 
 def test_stream_mixed_unicode_and_calls() -> None:

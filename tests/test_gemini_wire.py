@@ -135,8 +135,8 @@ async def test_chat_tool_call_round_trip() -> None:
         assert r.finish_reason == "tool_calls"
         assert r.provider == "gemini"
         assert r.reasoning == "Need the weather."
-        assert r.reasoning_signature == SIGNATURE
         (call,) = r.tool_calls
+        assert call.signature == SIGNATURE
         assert call.name == "get_weather"
         assert msgspec.json.decode(call.arguments) == {"city": "Paris"}
         assert call.id == "gcall_wireR1_0"
@@ -275,7 +275,7 @@ async def test_stream_function_call() -> None:
         assert r.finish_reason == "tool_calls"
         assert r.tool_calls[0].id == "gcall_wireR1_0"
         assert msgspec.json.decode(r.tool_calls[0].arguments) == {"city": "Tokyo"}
-        assert r.reasoning_signature == SIGNATURE
+        assert r.tool_calls[0].signature == SIGNATURE
 
 
 async def test_stream_truncated_raises_with_partial() -> None:
@@ -456,7 +456,7 @@ async def test_fake_gemini_end_to_end() -> None:
         assert r.finish_reason == "tool_calls"
         assert r.tool_calls[0].name == "get_weather"
         assert r.reasoning
-        assert r.reasoning_signature
+        assert r.tool_calls[0].signature
         messages += [
             r.message,
             {"role": "tool", "tool_call_id": r.tool_calls[0].id, "content": "18C"},

@@ -161,6 +161,7 @@ def test_every_mapped_field() -> None:
             max_tokens=300,
             parallel_tool_calls=False,
             user="user-1234",
+            prompt_cache_key="weather-agent-v2",
             tools=[WEATHER],
             tool_choice="required",
             reasoning="high",
@@ -175,6 +176,7 @@ def test_every_mapped_field() -> None:
     assert "max_completion_tokens" not in body
     assert body["parallel_tool_calls"] is False
     assert body["user"] == "user-1234"
+    assert body["prompt_cache_key"] == "weather-agent-v2"
     assert body["tool_choice"] == "required"
     assert body["reasoning"] == {"effort": "high", "summary": "auto"}
     assert body["tools"] == [
@@ -314,7 +316,10 @@ def test_tool_round_trip_items() -> None:
         ),
         Message(role="tool", tool_call_id="call_7hQe2VdS9x1LmN4pKc0bTz3A", content='{"t":18}'),
         Message(
-            role="tool", tool_call_id="call_Zb8PqR4sT6uV0wX2yA4cE6gI", content=[TextPart("17")]
+            role="tool",
+            tool_call_id="call_Zb8PqR4sT6uV0wX2yA4cE6gI",
+            content=[TextPart("17")],
+            is_error=True,
         ),
     ]
     assert body_of(req(messages=messages))["input"] == [
@@ -680,9 +685,11 @@ def test_decode_unreadable_is_a_non_retryable_server_error(raw: bytes) -> None:
 
 
 CALL_PARIS = ToolCall(
-    "call_7hQe2VdS9x1LmN4pKc0bTz3A", "get_weather", PARIS, "fc_68c1f0a4e1f481909f"
+    "call_7hQe2VdS9x1LmN4pKc0bTz3A", "get_weather", PARIS, item_id="fc_68c1f0a4e1f481909f"
 )
-CALL_LYON = ToolCall("call_Zb8PqR4sT6uV0wX2yA4cE6gI", "get_weather", LYON, "fc_68c1f0a4e1f48190a0")
+CALL_LYON = ToolCall(
+    "call_Zb8PqR4sT6uV0wX2yA4cE6gI", "get_weather", LYON, item_id="fc_68c1f0a4e1f48190a0"
+)
 RS_ID = "rs_68c1f0a3b2c08190aa"
 RS_FIRST = ReasoningItem(type="reasoning", id=RS_ID, data=ENC, text=SUMMARY_1, index=0)
 REFUSAL = "I'm sorry, I can't help with that."
@@ -767,7 +774,7 @@ def test_parallel_calls_are_numbered_in_output_order() -> None:
     assert set(indices) == {0, 1}
 
 
-def test_reasoning_item_arrives_with_its_done_event_and_is_not_content() -> None:
+def test_reasoning_item_arrives_whole_with_its_done_event() -> None:
     chunks, _ = feed_all(body(STREAMS["reasoning"]))
     carrying = [c for c in chunks if c.reasoning_items]
     assert len(carrying) == 1

@@ -558,3 +558,24 @@ async def test_fake_provider_structured_and_incomplete() -> None:
         assert cut.finish_reason == "length"
         assert cut.raw_finish_reason == "max_output_tokens"
         assert cut.content == "You said:"
+
+
+async def test_a_history_saved_as_json_goes_back_the_same() -> None:
+    """Messages stored with msgspec.to_builtins and loaded as dicts send the same request."""
+    async with MockServer() as srv:
+        srv.enqueue(Reply.json(response(TURNS[1])), Reply.json(response(TURNS[2])))
+        srv.enqueue(Reply.json(response(TURNS[2])))
+        async with client(srv) as c:
+            kw: dict[str, Any] = {"model": "gpt-5", "tools": [WEATHER], "extra": {"store": False}}
+            first = await c.chat(messages=USER, **kw)
+            history: list[Any] = [*USER, first.message]
+            history += [
+                {"role": "tool", "tool_call_id": t.id, "content": "18"} for t in first.tool_calls
+            ]
+            await c.chat(messages=history, **kw)
+            saved = msgspec.json.decode(msgspec.json.encode(history))
+            await c.chat(messages=saved, **kw)
+        direct, loaded = srv.requests[1].json(), srv.requests[2].json()
+    assert loaded == direct
+    assert [i["type"] for i in direct["input"]][1:3] == ["reasoning", "function_call"]
+    assert direct["input"][2]["id"] == "fc_turn2a"

@@ -13,19 +13,22 @@ from typing import TYPE_CHECKING, Any
 __version__ = "0.1.0"
 
 _MODULES = {
+    "batch": ("BatchProgress", "run_batch"),
     "client": ("Client",),
+    "config": ("DeploymentConfig", "RouterConfig", "load_config"),
     "stream": ("ChatStream",),
     "sync": ("SyncClient",),
-    "resilience": ("RetryPolicy", "Timeouts"),
+    "resilience": ("CircuitBreaker", "RateLimit", "RetryPolicy", "Timeouts"),
     "types": (
-        "AudioPart", "ChatRequest", "ChatResponse", "EmbedResponse", "FilePart", "ImagePart",
-        "Message", "StreamChunk", "TextPart", "Tool", "ToolCall", "ToolCallDelta", "Usage",
+        "AudioPart", "CacheControl", "ChatRequest", "ChatResponse", "EmbedResponse", "FilePart",
+        "ImagePart", "Message", "ReasoningItem", "StreamChunk", "TextPart", "Tool", "ToolCall",
+        "ToolCallDelta", "Usage",
     ),
     "errors": (
         "APIConnectionError", "AdapterError", "AllProvidersFailedError", "AuthenticationError",
         "BadRequestError", "CircuitOpenError", "ContentFilterError", "ContextLengthError",
-        "NotFoundError", "PermissionDeniedError", "RateLimitError", "ServerError", "StreamError",
-        "StructuredOutputError", "TimeoutError", "ValidationError",
+        "NotFoundError", "PermissionDeniedError", "QueueFullError", "RateLimitError", "ServerError",
+        "StreamError", "StructuredOutputError", "TimeoutError", "ValidationError",
     ),
 }  # fmt: skip
 _EXPORTS = {name: module for module, names in _MODULES.items() for name in names}
@@ -33,7 +36,13 @@ _EXPORTS = {name: module for module, names in _MODULES.items() for name in names
 __all__ = sorted(_EXPORTS)
 
 if TYPE_CHECKING:
+    from .batch import BatchProgress as BatchProgress, run_batch as run_batch
     from .client import Client as Client
+    from .config import (
+        DeploymentConfig as DeploymentConfig,
+        RouterConfig as RouterConfig,
+        load_config as load_config,
+    )
     from .errors import (
         AdapterError as AdapterError,
         AllProvidersFailedError as AllProvidersFailedError,
@@ -45,6 +54,7 @@ if TYPE_CHECKING:
         ContextLengthError as ContextLengthError,
         NotFoundError as NotFoundError,
         PermissionDeniedError as PermissionDeniedError,
+        QueueFullError as QueueFullError,
         RateLimitError as RateLimitError,
         ServerError as ServerError,
         StreamError as StreamError,
@@ -52,17 +62,24 @@ if TYPE_CHECKING:
         TimeoutError as TimeoutError,
         ValidationError as ValidationError,
     )
-    from .resilience import RetryPolicy as RetryPolicy, Timeouts as Timeouts
+    from .resilience import (
+        CircuitBreaker as CircuitBreaker,
+        RateLimit as RateLimit,
+        RetryPolicy as RetryPolicy,
+        Timeouts as Timeouts,
+    )
     from .stream import ChatStream as ChatStream
     from .sync import SyncClient as SyncClient
     from .types import (
         AudioPart as AudioPart,
+        CacheControl as CacheControl,
         ChatRequest as ChatRequest,
         ChatResponse as ChatResponse,
         EmbedResponse as EmbedResponse,
         FilePart as FilePart,
         ImagePart as ImagePart,
         Message as Message,
+        ReasoningItem as ReasoningItem,
         StreamChunk as StreamChunk,
         TextPart as TextPart,
         Tool as Tool,

@@ -15,12 +15,13 @@ from .types import ChatResponse, FinishReason, ReasoningItem, StreamChunk, ToolC
 
 
 class _CallParts:
-    __slots__ = ("arguments", "id", "item_id", "name")
+    __slots__ = ("arguments", "id", "item_id", "name", "signature")
 
     def __init__(self) -> None:
         self.id: str | None = None
         self.name: str | None = None
         self.item_id: str | None = None
+        self.signature: str | None = None
         self.arguments: list[str] = []
 
 
@@ -48,10 +49,10 @@ class Accumulator:
     def __init__(self) -> None:
         self._text: list[str] = []
         self._reasoning: list[str] = []
+        self._items: list[ReasoningItem] = []
         self._refusal: list[str] = []
         self._calls: list[_CallParts] = []
         self._by_index: dict[int, _CallParts] = {}
-        self._items: list[ReasoningItem] = []
         self.finish_reason: FinishReason | None = None
         self.raw_finish_reason: str | None = None
         self.usage: Usage | None = None
@@ -119,6 +120,8 @@ class Accumulator:
                     parts.name = fragment.name
                 if fragment.item_id and not parts.item_id:
                     parts.item_id = fragment.item_id
+                if fragment.signature and not parts.signature:
+                    parts.signature = fragment.signature
                 if fragment.arguments:
                     parts.arguments.append(fragment.arguments)
         if chunk.reasoning_signature:
@@ -144,6 +147,7 @@ class Accumulator:
                 name=parts.name or "",
                 arguments="".join(parts.arguments) or "{}",
                 item_id=parts.item_id,
+                signature=parts.signature,
             )
             for n, parts in enumerate(self._calls)
         ]

@@ -1,4 +1,4 @@
-"""``agent-adapter``: ``demo`` (no key, no network), ``chat`` (a real provider), ``mock``.
+"""``agent-adapter``: ``demo`` (no key, no network), ``chat``, ``batch`` (real providers), ``mock``.
 
 Everything is imported inside the command that needs it, so ``--help`` is instant.
 """
@@ -7,10 +7,14 @@ from __future__ import annotations
 
 import argparse
 import sys
+import time
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import anyio
+
+if TYPE_CHECKING:
+    from .batch import BatchProgress
 
 __all__ = ["main"]
 
@@ -31,6 +35,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     chat.add_argument("--base-url", help="override the provider's base URL")
     chat.add_argument("prompt", help="what to ask")
 
+    batch = commands.add_parser(
+        "batch",
+        help="run an OpenAI Batch-format JSONL file here, resumably",
+        description="Run every request of INPUT (OpenAI's Batch API input format) and append "
+        "each result to OUTPUT as it completes (its output format). Running the same command "
+        "again skips what OUTPUT already has. Exits 0 once the file was processed, even if "
+        "some requests failed (their lines say why); 2 on a usage error; 130 on Ctrl-C.",
+    )
+    batch.add_argument("input", help="the requests, one JSON object a line")
+    batch.add_argument("-o", "--output", required=True, help="the results file (appended to)")
+    batch.add_argument("--concurrency", type=_positive, default=16, help="requests at once (16)")
+    source = batch.add_mutually_exclusive_group()
+    source.add_argument("--config", help="a Router config file (TOML): models name its groups")
+    source.add_argument("--provider", help="the provider of models without a provider/ prefix")
+
     mock = commands.add_parser("mock", help="run the mock provider server until Ctrl-C")
     mock.add_argument("--host", default="127.0.0.1")
     mock.add_argument("--port", type=int, default=0, help="0 picks a free port")
@@ -41,9 +60,19 @@ def main(argv: Sequence[str] | None = None) -> int:
             anyio.run(_demo, args.delay)
         elif args.command == "chat":
             return anyio.run(_chat, args.model, args.prompt, args.system, args.base_url)
+        elif args.command == "batch":
+            return anyio.run(
+                _batch, args.input, args.output, args.concurrency, args.config, args.provider
+            )
         elif args.command == "mock":
             anyio.run(_mock, args.host, args.port)
     except KeyboardInterrupt:
+        if args.command == "batch":
+            print(
+                f"interrupted: finished results are in {args.output}; "
+                "run the same command again to resume",
+                file=sys.stderr,
+            )
         return 130
     return 0
 
@@ -138,3 +167,184 @@ async def _mock(host: str, port: int) -> None:
         print("base URLs: openai http://HOST/v1, anthropic/gemini/ollama http://HOST", flush=True)
 
     await serve_forever(host=host, port=port, handler=provider_reply, ready=ready)
+
+
+async def _batch(
+    input: str, output: str, concurrency: int, config: str | None, provider: str | None
+) -> int:
+    import agent_adapter as aa
+    from agent_adapter.batchfile import run_file
+
+    try:
+        target = _batch_target(config, provider)
+    except (aa.AdapterError, _Unavailable) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    display = _progress_display(sys.stderr)
+    try:
+        summary = await run_file(
+            target,
+            input,
+            output,
+            concurrency=concurrency,
+            require_prefix=config is None and provider is None,
+            note=display.note,
+            on_progress=display.update,
+        )
+    except aa.ValidationError as error:
+        display.close()
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    finally:
+        display.close()
+        await target.aclose()
+    rate = (summary.succeeded + summary.failed) / summary.elapsed if summary.elapsed else 0.0
+    parts = [f"{summary.succeeded} succeeded", f"{summary.failed} failed"]
+    if summary.rejected:
+        parts.append(f"{summary.rejected} not run (reported above)")
+    if summary.skipped:
+        parts.append(f"{summary.skipped} already in {output}")
+    print(
+        f"batch: {summary.requests} requests: {', '.join(parts)}; "
+        f"{summary.elapsed:.1f} s, {rate:.1f} req/s",
+        file=sys.stderr,
+    )
+    return 0
+
+
+def _positive(text: str) -> int:
+    """An argparse type: a whole number of at least one."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, not {text!r}")
+    return value
+
+
+class _Unavailable(Exception):
+    """A command-line option this installation cannot serve."""
+
+
+def _batch_target(config: str | None, provider: str | None) -> Any:
+    """What the batch runs on: a Router from ``config``, else a ``Client``."""
+    import importlib
+    import importlib.util
+
+    import agent_adapter as aa
+
+    if config is None:
+        return aa.Client(provider)
+    if importlib.util.find_spec("agent_adapter.routing") is None:
+        raise _Unavailable(
+            "--config needs the Router (agent_adapter.routing), which this installation of "
+            "agent-adapter does not have yet; use --provider or provider/model names"
+        )
+    from agent_adapter.config import load_config
+
+    router = importlib.import_module("agent_adapter.routing").Router
+    return router(**load_config(config).router_kwargs())
+
+
+def _progress_display(stream: Any) -> _Display:
+    """A progress bar on a terminal (tqdm when installed), nothing but notes elsewhere."""
+    if not stream.isatty():
+        return _Display(stream)
+    import importlib
+
+    try:
+        tqdm = importlib.import_module("tqdm").tqdm  # the optional `progress` extra
+    except ImportError:
+        return _StatusLine(stream)
+    return _Bar(stream, tqdm)
+
+
+class _Display:
+    """Where a batch reports: notes (problems with lines) always, progress on terminals only."""
+
+    def __init__(self, stream: Any) -> None:
+        self.stream = stream
+
+    def note(self, message: str) -> None:
+        print(message, file=self.stream, flush=True)
+
+    def update(self, progress: BatchProgress) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+class _StatusLine(_Display):
+    """One status line, redrawn in place with a carriage return, at most ten times a second."""
+
+    def __init__(self, stream: Any) -> None:
+        super().__init__(stream)
+        self.last: BatchProgress | None = None
+        self.drawn = 0.0
+        self.shown = False
+
+    def note(self, message: str) -> None:
+        self.stream.write("\r\x1b[K" if self.shown else "")
+        super().note(message)
+        if self.last is not None:
+            self._draw(self.last)
+
+    def update(self, progress: BatchProgress) -> None:
+        self.last = progress
+        now = time.monotonic()
+        if now - self.drawn >= 0.1 or progress.done == progress.total:
+            self._draw(progress)
+
+    def _draw(self, p: BatchProgress) -> None:
+        self.drawn = time.monotonic()
+        self.shown = True
+        eta = "-" if p.eta is None else _duration(p.eta)
+        self.stream.write(
+            f"\r\x1b[K{p.done}/{p.total} done, {p.failed} failed, {p.rate:.1f} req/s, ETA {eta}"
+        )
+        self.stream.flush()
+
+    def close(self) -> None:
+        if self.shown:
+            self.stream.write("\n")
+            self.stream.flush()
+            self.shown = False
+            self.last = None
+
+
+class _Bar(_Display):
+    """tqdm's bar: done/total, rate and ETA, with the failures as a postfix."""
+
+    def __init__(self, stream: Any, tqdm: Any) -> None:
+        super().__init__(stream)
+        self.tqdm = tqdm
+        self.bar: Any = None
+
+    def note(self, message: str) -> None:
+        self.tqdm.write(message, file=self.stream)
+
+    def update(self, progress: BatchProgress) -> None:
+        if self.bar is None:
+            self.bar = self.tqdm(
+                total=progress.total, unit="req", file=self.stream, dynamic_ncols=True
+            )
+        self.bar.set_postfix(failed=progress.failed, refresh=False)
+        self.bar.update(progress.done - self.bar.n)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
+
+
+def _duration(seconds: float) -> str:
+    seconds = round(seconds)
+    if seconds < 60:
+        return f"{seconds}s"
+    minutes, seconds = divmod(seconds, 60)
+    if minutes < 60:
+        return f"{minutes}m{seconds:02d}s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}h{minutes:02d}m"

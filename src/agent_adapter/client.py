@@ -9,25 +9,38 @@ stays cheap. One client holds one connection pool and any number of provider ada
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 import msgspec
 
-from .errors import StructuredOutputError, ValidationError
+from .batch import run_batch
+from .errors import AdapterError, StructuredOutputError, ValidationError
 from .providers.base import request_id
 from .registry import APIS, create_adapter, split_model
-from .resilience import RetryPolicy, Timeouts
+from .resilience import (
+    CircuitBreaker,
+    ConcurrencyLimit,
+    RateLimit,
+    RateLimiter,
+    RetryPolicy,
+    Timeouts,
+    deployment_id,
+    estimate_embed_tokens,
+    estimate_tokens,
+)
 from .runner import Call, Gate, Operation, exchange, run_to_end
 from .stream import ChatStream
 from .transport import Transport
+from .types import EmbedRequest
 from .validation import CHAT_PARAMS, build_chat_request, build_embed_request
 
 if TYPE_CHECKING:
     from types import TracebackType
 
+    from .batch import BatchProgress
     from .providers.base import Adapter, HttpRequest
-    from .types import ChatRequest, ChatResponse, EmbedRequest, EmbedResponse, Message, Tool
+    from .types import ChatRequest, ChatResponse, EmbedResponse, Message, Tool
 
 __all__ = ["Client"]
 
@@ -43,6 +56,13 @@ class Client:
     ``timeouts``, ``retry`` and ``api`` set the defaults; every call may
     override them. Use it as ``async with Client(...) as client:`` so its
     connections are closed at the end.
+
+    The gates in front of every attempt, each only when configured:
+    ``max_concurrency`` (at most that many attempts in flight, ``max_queue``
+    callers waiting), ``rate_limit`` (an ``aa.RateLimit``, or a shared
+    ``RateLimiter``) and ``breaker`` (an ``aa.CircuitBreaker``, keyed by
+    ``deployment_id(model)``). They are ``client.concurrency``,
+    ``client.rate_limiter`` and ``client.breaker`` (None when not configured).
     """
 
     def __init__(
@@ -58,6 +78,10 @@ class Client:
         proxy: str | None = None,
         transport: Transport | None = None,
         env: Mapping[str, str] | None = None,
+        breaker: CircuitBreaker | None = None,
+        rate_limit: RateLimit | RateLimiter | None = None,
+        max_concurrency: int | None = None,
+        max_queue: int | None = None,
         api: str = "chat",
     ) -> None:
         self._api = _api(api)
@@ -73,6 +97,12 @@ class Client:
         self._transport = transport
         self._owns_transport = transport is None
         self._adapters: dict[tuple[str, str], Adapter] = {}
+        self.breaker, self.rate_limiter, self.concurrency = _gate_settings(
+            breaker, rate_limit, max_concurrency, max_queue
+        )
+        gates = (self.breaker, self.rate_limiter, self.concurrency)
+        self._gated = any(gate is not None for gate in gates)  # else the hot path skips gates
+        self._gate_cache: dict[tuple[str, str], tuple[Gate, ...]] = {}
         if provider is not None:
             self._adapter(provider, self._api)  # fail fast: unknown provider or API, no key
 
@@ -121,7 +151,9 @@ class Client:
         ``params`` are OpenAI's names: ``temperature``, ``max_tokens``,
         ``top_p``, ``stop``, ``seed``, ``tool_choice``, ``response_format``
         (a JSON Schema or a ``msgspec.Struct`` type; then ``.parsed``),
-        ``reasoning``, ... and ``extra`` for provider-specific body fields.
+        ``reasoning``, ... and, as in openai-python, ``extra_body`` (alias
+        ``extra``) for provider-specific body fields, ``extra_headers`` and
+        ``extra_query`` for this call's headers and URL query parameters.
         ``api`` overrides the client's (``"chat"`` or ``"responses"``).
         """
         adapter, request = self._prepare(model, messages, tools, params, stream=False, api=api)
@@ -155,13 +187,41 @@ class Client:
         timeouts: Timeouts | float | None = None,
         retry: RetryPolicy | int | None = None,
         extra: Mapping[str, Any] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> EmbedResponse:
-        """Embed ``input`` (one string or many); one vector per input, in order."""
-        adapter, bare = self._resolve(model, "chat")  # embeddings are not a chat API
-        request = build_embed_request(bare, input, dimensions=dimensions, extra=extra)
+        """Embed ``input`` (one string or many); one vector per input, in order.
+
+        ``extra_body`` (alias ``extra``), ``extra_headers`` and ``extra_query`` as for ``chat``.
+        """
+        adapter, bare = self._resolve(model, "chat")  # embeddings are the chat adapter's
+        request = build_embed_request(
+            bare,
+            input,
+            dimensions=dimensions,
+            extra=extra,
+            extra_body=extra_body,
+            extra_headers=extra_headers,
+            extra_query=extra_query,
+        )
         if not adapter.capabilities.embeddings:
             raise ValidationError(f"{adapter.name} has no embeddings endpoint", field="model")
         return await self._embed(adapter, request, *self._limits(timeouts, retry))
+
+    async def batch(
+        self,
+        requests: Iterable[Mapping[str, Any]],
+        *,
+        concurrency: int = 16,
+        on_progress: Callable[[BatchProgress], None] | None = None,
+    ) -> list[ChatResponse | AdapterError]:
+        """Many ``chat`` calls (each a dict of its keywords), at most ``concurrency`` at once.
+
+        Results come in input order, each the ``ChatResponse`` or the
+        ``AdapterError`` that request ended with; see ``agent_adapter.batch``.
+        """
+        return await run_batch(self, requests, concurrency=concurrency, on_progress=on_progress)
 
     # -- the entry points without per-call hooks (a Router calls these per candidate) --
 
@@ -175,7 +235,7 @@ class Client:
         start: float | None = None,
         deadline: float = math.inf,
     ) -> ChatResponse:
-        call = self._call("chat", adapter, adapter.encode(request), timeouts, retry, request.model)
+        call = self._call("chat", adapter, adapter.build(request), timeouts, retry, request)
         call.start, call.deadline = start, deadline
         transport = self.transport
 
@@ -199,9 +259,7 @@ class Client:
         start: float | None = None,
         deadline: float = math.inf,
     ) -> ChatStream:
-        call = self._call(
-            "stream", adapter, adapter.encode(request), timeouts, retry, request.model
-        )
+        call = self._call("stream", adapter, adapter.build(request), timeouts, retry, request)
         call.start, call.deadline = start, deadline
         return ChatStream(
             call,
@@ -220,8 +278,8 @@ class Client:
         start: float | None = None,
         deadline: float = math.inf,
     ) -> EmbedResponse:
-        http = adapter.encode_embed(request)
-        call = self._call("embed", adapter, http, timeouts, retry, request.model)
+        http = adapter.build_embed(request)
+        call = self._call("embed", adapter, http, timeouts, retry, request)
         call.start, call.deadline = start, deadline
         transport = self.transport
 
@@ -241,21 +299,53 @@ class Client:
         http: HttpRequest,
         timeouts: Timeouts,
         retry: RetryPolicy,
-        model: str,
+        request: ChatRequest | EmbedRequest,
     ) -> Call:
-        return Call(
+        model = request.model
+        call = Call(
             operation,
             adapter,
             http,
             timeouts,
             retry,
             model=model,
-            gates=self._gates(adapter, model),
+            gates=self._gates(adapter, model) if self._gated else (),
         )
+        if self.rate_limiter is not None:
+            call.tokens = (
+                estimate_embed_tokens(request)
+                if isinstance(request, EmbedRequest)
+                else estimate_tokens(request)
+            )
+        return call
 
     def _gates(self, adapter: Adapter, model: str) -> tuple[Gate, ...]:
-        """This client's per-attempt gates for ``model`` on ``adapter``, in order."""
-        return ()
+        """This client's per-attempt gates for ``model`` on ``adapter``, in order.
+
+        Concurrency first (a caller queues before it reserves rate), then the
+        rate buckets, then the breaker of the deployment, then the transport.
+        """
+        key = (adapter.name, model)
+        gates = self._gate_cache.get(key)
+        if gates is None:
+            found: list[Gate] = []
+            if self.concurrency is not None:
+                found.append(self.concurrency)
+            if self.rate_limiter is not None:
+                found.append(self.rate_limiter)
+            if self.breaker is not None:
+                found.append(self.breaker.gate(self._deployment_id(adapter, model)))
+            gates = self._gate_cache[key] = tuple(found)
+        return gates
+
+    def deployment_id(self, model: str) -> str:
+        """The id breaker state and buckets are kept under for ``model`` (prefix allowed)."""
+        adapter, bare = self._resolve(model)
+        return self._deployment_id(adapter, bare)
+
+    @staticmethod
+    def _deployment_id(adapter: Adapter, model: str) -> str:
+        return deployment_id(adapter.name, adapter.base_url, model, adapter.api_key)
 
     # -- plumbing ------------------------------------------------------------
 
@@ -273,7 +363,7 @@ class Client:
         if unknown:
             raise ValidationError(
                 f"unknown parameter(s) {', '.join(sorted(unknown))}; provider-specific body "
-                "fields go in extra={...}",
+                "fields go in extra_body={...}",
                 field=sorted(unknown)[0],
             )
         adapter, bare = self._resolve(model, self._api if api is None else _api(api))
@@ -346,6 +436,30 @@ def _api(value: Any) -> str:
             f"must be one of {', '.join(map(repr, APIS))}, got {value!r}", field="api"
         )
     return value
+
+
+def _gate_settings(
+    breaker: CircuitBreaker | None,
+    rate_limit: RateLimit | RateLimiter | None,
+    max_concurrency: int | None,
+    max_queue: int | None,
+) -> tuple[CircuitBreaker | None, RateLimiter | None, ConcurrencyLimit | None]:
+    """The configured gates, checked before any I/O (a ValidationError names the keyword)."""
+    if breaker is not None and not isinstance(breaker, CircuitBreaker):
+        raise ValidationError("must be an aa.CircuitBreaker", field="breaker")
+    limiter: RateLimiter | None
+    if rate_limit is None or isinstance(rate_limit, RateLimiter):
+        limiter = rate_limit
+    elif isinstance(rate_limit, RateLimit):
+        limiter = RateLimiter(rate_limit)
+    else:
+        raise ValidationError("must be an aa.RateLimit", field="rate_limit")
+    concurrency = None
+    if max_concurrency is not None:
+        concurrency = ConcurrencyLimit(max_concurrency, max_queue)
+    elif max_queue is not None:
+        raise ValidationError("needs max_concurrency", field="max_queue")
+    return breaker, limiter, concurrency
 
 
 def _timeouts(value: Timeouts | float | None) -> Timeouts | None:

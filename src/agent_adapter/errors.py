@@ -21,6 +21,7 @@ __all__ = [
     "ContextLengthError",
     "NotFoundError",
     "PermissionDeniedError",
+    "QueueFullError",
     "RateLimitError",
     "ServerError",
     "StreamError",
@@ -117,10 +118,31 @@ class RateLimitError(AdapterError):
     """HTTP 429. ``retry_after`` holds the server's requested delay when it gave one.
 
     Quota exhaustion (no credit left) is a ``RateLimitError`` with
-    ``retryable=False``: waiting will not help.
+    ``retryable=False``: waiting will not help. ``local`` is true when our own
+    rate limit refused the call before any I/O (the wait it needed is in
+    ``retry_after``; it is not retried, it already waited what it could): a
+    router moves on to another deployment, and nothing counts against health.
     """
 
     retryable_default = True
+
+    def __init__(self, message: str, *, local: bool = False, **kwargs: Any) -> None:
+        if local:
+            kwargs.setdefault("retryable", False)
+        super().__init__(message, **kwargs)
+        self.local = local
+
+
+class QueueFullError(RateLimitError):
+    """The client's concurrency queue is full (``max_queue`` callers already wait).
+
+    Always ``local``, raised at once without I/O; ``retry_after`` is a hint
+    from how long slots have lately been held.
+    """
+
+    def __init__(self, message: str, **kwargs: Any) -> None:
+        kwargs.setdefault("local", True)
+        super().__init__(message, **kwargs)
 
 
 class ServerError(AdapterError):
@@ -184,7 +206,12 @@ class StructuredOutputError(AdapterError):
 
 
 class CircuitOpenError(AdapterError):
-    """The circuit breaker for this provider is open; the call was not attempted."""
+    """The circuit breaker for this deployment is open; the call was not attempted.
+
+    ``retry_after`` is the seconds until the breaker lets a probe through
+    (0 while it is half-open and its probes are under way). Not retryable: the
+    same deployment would refuse again; a router tries another one.
+    """
 
 
 class AllProvidersFailedError(AdapterError):

@@ -81,7 +81,8 @@ class Call:
     of the one given and ``start + timeouts.total``. ``http`` is the encoded
     request; a stream drops it once content reached the caller, since no
     retry can resend it then. ``gates`` are entered in order before every
-    attempt.
+    attempt. ``tokens`` is the call's estimated size for the token bucket (0
+    when no rate limit is configured); ``usage`` the real one, once known.
     """
 
     __slots__ = (
@@ -100,6 +101,7 @@ class Call:
         "retry",
         "start",
         "timeouts",
+        "tokens",
         "usage",
     )
 
@@ -129,6 +131,7 @@ class Call:
         self.outcome: Outcome | None = None
         self.error: BaseException | None = None
         self.usage: Usage | None = None  # the final usage, for correcting token estimates
+        self.tokens = 0  # the estimated tokens, set when a rate limiter will take them
         self._ended = False
         self._on_end: list[Callable[[Call], None]] = []
         self._permits: list[Permit] = []

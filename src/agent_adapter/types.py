@@ -13,6 +13,7 @@ import msgspec
 
 __all__ = [
     "AudioPart",
+    "CacheControl",
     "ChatRequest",
     "ChatResponse",
     "ContentPart",
@@ -37,10 +38,23 @@ Role = Literal["system", "developer", "user", "assistant", "tool"]
 FinishReason = Literal["stop", "length", "tool_calls", "content_filter", "error"]
 
 
+class CacheControl(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
+    """A prompt-cache breakpoint: the prompt up to and including the marked block may be cached.
+
+    Anthropic caches only where it is told to and sends this as the block's
+    ``cache_control`` (``ttl`` ``"5m"``, the default, or ``"1h"``); providers
+    that cache on their own (OpenAI, DeepSeek, Gemini, Zhipu, Ollama) ignore it.
+    """
+
+    type: Literal["ephemeral"] = "ephemeral"
+    ttl: Literal["5m", "1h"] | None = None
+
+
 class TextPart(msgspec.Struct, tag="text", tag_field="type", frozen=True):
-    """A piece of text inside a message's content list."""
+    """A piece of text inside a message's content list; ``cache`` marks a cache breakpoint."""
 
     text: str
+    cache: CacheControl | None = None
 
 
 class ImagePart(msgspec.Struct, tag="image", tag_field="type", frozen=True, kw_only=True):
@@ -54,6 +68,7 @@ class ImagePart(msgspec.Struct, tag="image", tag_field="type", frozen=True, kw_o
     data: bytes | None = None
     media_type: str | None = None
     detail: str | None = None
+    cache: CacheControl | None = None
 
 
 class AudioPart(msgspec.Struct, tag="audio", tag_field="type", frozen=True, kw_only=True):
@@ -61,6 +76,7 @@ class AudioPart(msgspec.Struct, tag="audio", tag_field="type", frozen=True, kw_o
 
     data: bytes
     format: str
+    cache: CacheControl | None = None
 
 
 class FilePart(msgspec.Struct, tag="file", tag_field="type", frozen=True, kw_only=True):
@@ -71,6 +87,7 @@ class FilePart(msgspec.Struct, tag="file", tag_field="type", frozen=True, kw_onl
     file_id: str | None = None
     media_type: str | None = None
     filename: str | None = None
+    cache: CacheControl | None = None
 
 
 ContentPart = TextPart | ImagePart | AudioPart | FilePart
@@ -79,15 +96,19 @@ ContentPart = TextPart | ImagePart | AudioPart | FilePart
 class ToolCall(msgspec.Struct, frozen=True):
     """A complete tool call: ``arguments`` is the JSON text of the arguments.
 
-    ``id`` is what the tool result answers. ``item_id`` is the provider's own id
-    for the call item where it has a second one (OpenAI Responses ``fc_...``
-    beside the ``call_...`` id): the call goes back under it next to the
-    reasoning item it belongs to, which the provider pairs by that id.
+    ``id`` is what the tool result answers. ``signature`` is the opaque thought
+    signature the provider attached to this very call (Gemini's
+    ``thoughtSignature`` on its ``functionCall`` part), sent back on the same
+    call. ``item_id`` is the provider's own id for the call item where it has a
+    second one (OpenAI Responses ``fc_...`` beside the ``call_...`` id): the call
+    goes back under it next to the reasoning item it belongs to, which the
+    provider pairs by that id.
     """
 
     id: str
     name: str
     arguments: str
+    signature: str | None = None
     item_id: str | None = None
 
 
@@ -98,6 +119,7 @@ class ToolCallDelta(msgspec.Struct, gc=False, kw_only=True):
     id: str | None = None
     name: str | None = None
     arguments: str = ""
+    signature: str | None = None
     item_id: str | None = None
 
 
@@ -128,7 +150,10 @@ class Message(msgspec.Struct, kw_only=True, omit_defaults=True):
     (and Anthropic's/Gemini's opaque signature) so the next turn can send them
     back unchanged. ``tool_name`` names the function a ``tool`` message
     answers when the caller knows it (Gemini and Ollama need the name; the
-    adapters find it from the conversation when it is missing).
+    adapters find it from the conversation when it is missing). ``is_error``
+    says a ``tool`` message reports a failure (Anthropic ``tool_result.is_error``,
+    Gemini's ``functionResponse`` ``error``; plain content elsewhere). ``cache``
+    marks the message's last block as a prompt-cache breakpoint (``CacheControl``).
     """
 
     role: Role
@@ -137,10 +162,12 @@ class Message(msgspec.Struct, kw_only=True, omit_defaults=True):
     tool_calls: list[ToolCall] | None = None
     tool_call_id: str | None = None
     tool_name: str | None = None
+    is_error: bool = False
     reasoning: str | None = None
     reasoning_signature: str | None = None
     reasoning_items: list[ReasoningItem] | None = None
     refusal: str | None = None
+    cache: CacheControl | None = None
 
     def text(self) -> str:
         """The message's text: the string content, or its text parts joined."""
@@ -152,7 +179,10 @@ class Message(msgspec.Struct, kw_only=True, omit_defaults=True):
 
 
 class Tool(msgspec.Struct, kw_only=True, omit_defaults=True):
-    """A function the model may call; ``parameters`` is a JSON Schema object."""
+    """A function the model may call; ``parameters`` is a JSON Schema object.
+
+    ``cache`` marks a prompt-cache breakpoint after this tool's definition.
+    """
 
     name: str
     description: str | None = None
@@ -160,6 +190,7 @@ class Tool(msgspec.Struct, kw_only=True, omit_defaults=True):
         default_factory=lambda: {"type": "object", "properties": {}}
     )
     strict: bool | None = None
+    cache: CacheControl | None = None
 
 
 class ResponseFormat(msgspec.Struct, kw_only=True):
@@ -180,8 +211,12 @@ class ChatRequest(msgspec.Struct, kw_only=True):
     """A validated chat request, provider-neutral (OpenAI's names).
 
     ``reasoning`` is either an effort level (``"low"``, ``"medium"``,
-    ``"high"``, ...) or ``{"budget_tokens": N}``; ``extra`` is merged into the
-    provider's request body as-is, for options we do not model.
+    ``"high"``, ...) or ``{"budget_tokens": N}``; ``extra`` (the caller's
+    ``extra_body``) is merged into the provider's request body as-is, for
+    options we do not model. ``extra_headers`` (lower-case names) and
+    ``extra_query`` (name, value pairs) are added to this call's HTTP request.
+    ``prompt_cache_key`` groups requests that share a prefix, for providers
+    that route by it (OpenAI); others ignore it.
     """
 
     model: str
@@ -201,7 +236,10 @@ class ChatRequest(msgspec.Struct, kw_only=True):
     response_format: ResponseFormat | None = None
     reasoning: str | dict[str, Any] | None = None
     user: str | None = None
+    prompt_cache_key: str | None = None
     extra: dict[str, Any] | None = None
+    extra_headers: dict[str, str] | None = None
+    extra_query: list[tuple[str, str]] | None = None
 
 
 class Usage(msgspec.Struct, kw_only=True, gc=False):
@@ -226,10 +264,9 @@ class StreamChunk(msgspec.Struct, kw_only=True, gc=False):
     """One increment of a streamed response.
 
     ``delta`` is new answer text, ``reasoning`` new thinking text,
-    ``tool_calls`` tool-call fragments. ``reasoning_items`` are finished
-    reasoning blocks to send back next turn (not content: nothing to show).
-    The final chunks carry ``finish_reason`` (normalised),
-    ``raw_finish_reason`` and ``usage``.
+    ``tool_calls`` tool-call fragments, ``reasoning_items`` reasoning blocks
+    completed by this chunk (whole, to send back). The final chunks carry
+    ``finish_reason`` (normalised), ``raw_finish_reason`` and ``usage``.
     """
 
     delta: str = ""
@@ -253,6 +290,7 @@ class StreamChunk(msgspec.Struct, kw_only=True, gc=False):
             or self.refusal
             or self.finish_reason
             or self.reasoning_signature
+            or self.reasoning_items
         )
 
 
@@ -260,7 +298,10 @@ class ChatResponse(msgspec.Struct, kw_only=True):
     """A complete answer, from ``chat()`` or assembled from a stream.
 
     ``parsed`` holds the validated Struct when ``response_format`` was a
-    Struct type. ``request_id`` is the provider's id for the HTTP exchange
+    Struct type. ``reasoning_items`` are the reasoning blocks as sent, each
+    with its place in the turn (``reasoning`` is their text joined, for
+    reading; ``reasoning_signature`` the first signature, for callers that
+    read one). ``request_id`` is the provider's id for the HTTP exchange
     (quote it to their support). ``ttft`` (seconds to the first streamed content) and
     ``tokens_per_second`` are set on streamed responses.
     """
@@ -304,6 +345,8 @@ class EmbedRequest(msgspec.Struct, kw_only=True):
     input: list[str]
     dimensions: int | None = None
     extra: dict[str, Any] | None = None
+    extra_headers: dict[str, str] | None = None
+    extra_query: list[tuple[str, str]] | None = None
 
 
 class EmbedResponse(msgspec.Struct, kw_only=True):

@@ -14,15 +14,18 @@ from typing import Any
 import msgspec
 
 from .errors import ValidationError
+from .extras import extra_body_of, extra_headers_of, extra_query_of
 from .providers.base import json_encode, split_data_url
 from .types import (
     AudioPart,
+    CacheControl,
     ChatRequest,
     ContentPart,
     EmbedRequest,
     FilePart,
     ImagePart,
     Message,
+    ReasoningItem,
     ResponseFormat,
     TextPart,
     Tool,
@@ -39,7 +42,8 @@ CHAT_PARAMS = frozenset(
     (
         "temperature", "top_p", "top_k", "max_tokens", "stop", "seed", "presence_penalty",
         "frequency_penalty", "tool_choice", "parallel_tool_calls", "response_format",
-        "reasoning", "user", "extra",
+        "reasoning", "user", "prompt_cache_key", "extra", "extra_body", "extra_headers",
+        "extra_query",
     )
 )  # fmt: skip
 """Keyword arguments ``Client.chat``/``Client.stream`` accept besides model, messages, tools."""
@@ -64,7 +68,11 @@ def build_chat_request(
     response_format: Any = None,
     reasoning: str | Mapping[str, Any] | None = None,
     user: str | None = None,
+    prompt_cache_key: str | None = None,
     extra: Mapping[str, Any] | None = None,
+    extra_body: Mapping[str, Any] | None = None,
+    extra_headers: Mapping[str, str] | None = None,
+    extra_query: Mapping[str, Any] | None = None,
 ) -> ChatRequest:
     """Check every argument and build the provider-neutral request."""
     if not isinstance(model, str) or not model.strip():
@@ -85,8 +93,10 @@ def build_chat_request(
     _integer("top_k", top_k, 1)
     _integer("max_tokens", max_tokens, 1)
     _integer("seed", seed, None)
-    if extra is not None and not isinstance(extra, Mapping):
-        raise ValidationError("must be a mapping", field="extra")
+    if prompt_cache_key is not None and (
+        not isinstance(prompt_cache_key, str) or not prompt_cache_key
+    ):
+        raise ValidationError("must be a non-empty string", field="prompt_cache_key")
     return ChatRequest(
         model=model,
         messages=_messages(messages),
@@ -105,12 +115,52 @@ def build_chat_request(
         response_format=response_format_of(response_format),
         reasoning=_reasoning(reasoning),
         user=user,
-        extra=dict(extra) if extra else None,
+        prompt_cache_key=prompt_cache_key,
+        extra=extra_body_of(extra, extra_body),
+        extra_headers=extra_headers_of(extra_headers),
+        extra_query=extra_query_of(extra_query),
     )
 
 
+def cache_of(raw: Any, field: str) -> CacheControl | None:
+    """A ``CacheControl`` from ours or a dict like ``{"type": "ephemeral", "ttl": "1h"}``."""
+    if raw is None:
+        return None
+    if isinstance(raw, Mapping):
+        unknown = set(raw) - {"type", "ttl"}
+        if unknown:
+            raise ValidationError(f"unknown keys {sorted(unknown)}", field=field)
+        kind, ttl = raw.get("type", "ephemeral"), raw.get("ttl")
+    elif isinstance(raw, CacheControl):
+        kind, ttl = raw.type, raw.ttl
+    else:
+        raise ValidationError(
+            "must be an agent_adapter.CacheControl or {'type': 'ephemeral', 'ttl': ...}",
+            field=field,
+        )
+    if kind != "ephemeral":
+        raise ValidationError(f"type must be 'ephemeral', got {kind!r}", field=f"{field}.type")
+    if ttl not in (None, "5m", "1h"):
+        raise ValidationError(f"ttl must be '5m' or '1h', got {ttl!r}", field=f"{field}.ttl")
+    return raw if isinstance(raw, CacheControl) else CacheControl(ttl=ttl)
+
+
+def _cache_key(raw: Mapping[str, Any], where: str) -> CacheControl | None:
+    """The ``cache`` (or Anthropic-style ``cache_control``) marker of a dict."""
+    if "cache" in raw and "cache_control" in raw:
+        raise ValidationError("give cache or cache_control, not both", field=f"{where}.cache")
+    return cache_of(raw.get("cache", raw.get("cache_control")), f"{where}.cache")
+
+
 def build_embed_request(
-    model: str, input: str | Iterable[str], *, dimensions: int | None = None, extra: Any = None
+    model: str,
+    input: str | Iterable[str],
+    *,
+    dimensions: int | None = None,
+    extra: Any = None,
+    extra_body: Any = None,
+    extra_headers: Any = None,
+    extra_query: Any = None,
 ) -> EmbedRequest:
     """Check an embeddings call: a non-empty list of strings."""
     if not isinstance(model, str) or not model.strip():
@@ -122,7 +172,14 @@ def build_embed_request(
         if not isinstance(text, str):
             raise ValidationError("must be a string", field=f"input[{i}]")
     _integer("dimensions", dimensions, 1)
-    return EmbedRequest(model=model, input=texts, dimensions=dimensions, extra=extra)
+    return EmbedRequest(
+        model=model,
+        input=texts,
+        dimensions=dimensions,
+        extra=extra_body_of(extra, extra_body),
+        extra_headers=extra_headers_of(extra_headers),
+        extra_query=extra_query_of(extra_query),
+    )
 
 
 def _number(field: str, value: Any, low: float, high: float) -> None:
@@ -186,10 +243,13 @@ def _message(raw: Mapping[str, Any] | Message, where: str) -> Message:
             else None,
             tool_call_id=_optional_str(raw, "tool_call_id", where),
             tool_name=_optional_str(raw, "tool_name", where),
+            is_error=raw.get("is_error", False),
             reasoning=_optional_str(raw, "reasoning", where)
             or _optional_str(raw, "reasoning_content", where),
             reasoning_signature=_optional_str(raw, "reasoning_signature", where),
+            reasoning_items=_reasoning_items(raw.get("reasoning_items"), where),
             refusal=_optional_str(raw, "refusal", where),
+            cache=_cache_key(raw, where),
         )
     else:
         raise ValidationError("must be a dict or an agent_adapter.Message", field=where)
@@ -203,6 +263,10 @@ def _message(raw: Mapping[str, Any] | Message, where: str) -> Message:
         raise ValidationError("is missing", field=f"{where}.content")
     if message.role == "tool" and not message.tool_call_id:
         raise ValidationError("a tool message needs tool_call_id", field=f"{where}.tool_call_id")
+    if not isinstance(message.is_error, bool):
+        raise ValidationError("must be true or false", field=f"{where}.is_error")
+    if message.is_error and message.role != "tool":
+        raise ValidationError("only a tool message reports an error", field=f"{where}.is_error")
     if message.role != "user" and isinstance(message.content, list):
         for j, part in enumerate(message.content):
             if not isinstance(part, TextPart):
@@ -210,6 +274,10 @@ def _message(raw: Mapping[str, Any] | Message, where: str) -> Message:
                     f"only user messages may carry {type(part).__name__}",
                     field=f"{where}.content[{j}]",
                 )
+    cache_of(message.cache, f"{where}.cache")
+    if isinstance(message.content, list):
+        for j, part in enumerate(message.content):
+            cache_of(part.cache, f"{where}.content[{j}].cache")
     return message
 
 
@@ -221,12 +289,28 @@ _MESSAGE_KEYS = frozenset(
         "tool_calls",
         "tool_call_id",
         "tool_name",
+        "is_error",
         "reasoning",
         "reasoning_content",
         "reasoning_signature",
+        "reasoning_items",
         "refusal",
+        "cache",
+        "cache_control",
     )
 )
+
+
+def _reasoning_items(raw: Any, where: str) -> list[ReasoningItem] | None:
+    """Reasoning blocks given back: ``ReasoningItem``s or their dicts (a saved history)."""
+    if not raw:
+        return None
+    try:
+        return msgspec.convert(list(raw), list[ReasoningItem])
+    except (msgspec.ValidationError, TypeError) as exc:
+        raise ValidationError(
+            f"not reasoning items: {exc}", field=f"{where}.reasoning_items"
+        ) from None
 
 
 def _optional_str(raw: Mapping[str, Any], key: str, where: str) -> str | None:
@@ -253,6 +337,12 @@ def _part(raw: Any, where: str) -> ContentPart:
         return TextPart(raw)
     if not isinstance(raw, Mapping):
         raise ValidationError("must be a content part dict", field=where)
+    part = _part_dict(raw, where)
+    cache = _cache_key(raw, where)
+    return part if cache is None else msgspec.structs.replace(part, cache=cache)
+
+
+def _part_dict(raw: Mapping[str, Any], where: str) -> ContentPart:
     kind = raw.get("type")
     if kind == "text":
         text = raw.get("text")
@@ -325,7 +415,14 @@ def _tool_call(raw: Any, where: str) -> ToolCall:
         arguments = json_encode(arguments).decode()
     if not isinstance(arguments, str):
         raise ValidationError("must be a JSON string", field=f"{where}.function.arguments")
-    return ToolCall(id=call_id, name=name, arguments=arguments)
+    signature, item_id = raw.get("signature"), raw.get("item_id")
+    if signature is not None and not isinstance(signature, str):
+        raise ValidationError("must be a string", field=f"{where}.signature")
+    if item_id is not None and not isinstance(item_id, str):
+        raise ValidationError("must be a string", field=f"{where}.item_id")
+    return ToolCall(
+        id=call_id, name=name, arguments=arguments, signature=signature, item_id=item_id
+    )
 
 
 def _tool(raw: Any, index: int) -> Tool:
@@ -344,10 +441,12 @@ def _tool(raw: Any, index: int) -> Tool:
             description=function.get("description"),
             parameters=params,
             strict=function.get("strict"),
+            cache=_cache_key(raw, where) or _cache_key(function, f"{where}.function"),
         )
         where = f"{where}.function"
     else:
         raise ValidationError("must be a tool dict or an agent_adapter.Tool", field=where)
+    cache_of(tool.cache, f"{where}.cache")
     if not isinstance(tool.name, str) or not _NAME.match(tool.name):
         raise ValidationError(
             "must be 1-64 characters of letters, digits, _ or -", field=f"{where}.name"

@@ -32,6 +32,7 @@ from ..errors import (
     ServerError,
     ValidationError,
 )
+from ..extras import with_extras
 from ..sse import NDJSONDecoder, SSEParser
 from ..types import (
     AudioPart,
@@ -132,6 +133,8 @@ class Adapter(ABC):
 
     family: str = ""
     capabilities: Capabilities = Capabilities()
+    list_headers: frozenset[bytes] = frozenset()
+    """Headers whose per-call value is added to the adapter's (comma lists), not swapped in."""
 
     def __init__(
         self,
@@ -168,6 +171,20 @@ class Adapter(ABC):
     @abstractmethod
     def error(self, status: int, headers: Headers, body: bytes) -> AdapterError:
         """The error for a non-2xx response."""
+
+    def build(self, request: ChatRequest) -> HttpRequest:
+        """``encode`` plus the call's ``extra_headers`` and ``extra_query``: what is sent.
+
+        The one place per-call headers and query parameters are applied, so
+        every adapter gets them the same way (see ``agent_adapter.extras``).
+        """
+        http = self.encode(request)
+        return with_extras(http, request.extra_headers, request.extra_query, self.list_headers)
+
+    def build_embed(self, request: EmbedRequest) -> HttpRequest:
+        """``encode_embed`` plus the call's ``extra_headers`` and ``extra_query``."""
+        http = self.encode_embed(request)
+        return with_extras(http, request.extra_headers, request.extra_query, self.list_headers)
 
     def encode_embed(self, request: EmbedRequest) -> HttpRequest:
         """The HTTP request for an embeddings call."""

@@ -8,7 +8,8 @@ default* (we always send ``stream`` explicitly); images are raw base64 in
 tool results name their function (``tool_name``); reasoning is ``think`` out
 and ``thinking`` back; usage is ``prompt_eval_count``/``eval_count``; a stream
 is NDJSON that ends with a ``"done": true`` line, and errors are
-``{"error": "text"}``.
+``{"error": "text"}``. The server reuses its own prompt cache, reports no
+cached-token count, and takes no cache markers: ``cache`` is ignored.
 """
 
 from __future__ import annotations

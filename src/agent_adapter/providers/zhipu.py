@@ -8,7 +8,13 @@ back as ``reasoning_content``; streamed tool-call arguments need
 ``tool_stream: true``; finish reasons include ``sensitive`` and
 ``network_error``; errors carry a numeric *business code* that says more than
 the HTTP status; images are sent as raw base64 (the official SDKs strip the
-``data:`` prefix); sampling ranges are narrower.
+``data:`` prefix); sampling ranges are narrower. Context caching is implicit
+(https://docs.bigmodel.cn/cn/guide/capabilities/cache), so ``cache`` markers and
+``prompt_cache_key`` are not sent; cache hits come back as
+``usage.prompt_tokens_details.cached_tokens``, read as ``Usage.cached_tokens``.
+Models served without ``reasoning_content`` (GLM-Z1) write their thinking as
+a leading ``<think>...</think>`` in the content: it becomes ``reasoning`` and
+the content is left clean, streamed or not (``think.py``).
 """
 
 from __future__ import annotations
@@ -27,6 +33,7 @@ from ..types import (
     FinishReason,
     ImagePart,
     Message,
+    StreamChunk,
     TextPart,
 )
 from .base import (
@@ -58,6 +65,7 @@ from .openai.wire import (
     chat_response,
     embed_response,
 )
+from .think import OPEN, ThinkSplitter, split_think
 
 __all__ = ["ZhipuAdapter", "ZhipuStreamDecoder"]
 
@@ -212,6 +220,9 @@ class ZhipuAdapter(Adapter):
         response = chat_response(raw, self.name, _FINISH)
         if response is None:
             raise self.malformed(status, body, "response has no choices", headers)
+        if response.content.lstrip().startswith(OPEN):
+            thinking, response.content = split_think(response.content)
+            response.reasoning = (response.reasoning or "") + thinking or None
         return response
 
     def stream_decoder(self, request: ChatRequest) -> ZhipuStreamDecoder:
@@ -285,12 +296,39 @@ def _stream_error(provider: str, error: ErrorObject | str, payload: bytes) -> Ad
 
 
 class ZhipuStreamDecoder(OpenAIStreamDecoder):
-    """OpenAI's SSE decoder (``data: [DONE]`` ends it) with Zhipu's finish reasons and codes."""
+    """OpenAI's SSE decoder (``data: [DONE]`` ends it) with Zhipu's finish reasons and codes.
 
-    __slots__ = ()
+    Answer text goes through a ``ThinkSplitter``: a leading ``<think>`` block
+    comes out as ``reasoning``, split wherever the chunks cut the tags; what
+    it holds back is released with the finish reason (or at the end of the
+    body, for a cut-off stream).
+    """
+
+    __slots__ = ("_think",)
 
     def __init__(self, provider: str = "zhipu", *, parser: SSEParser | None = None) -> None:
         super().__init__(provider, finish_reasons=_FINISH, error=_stream_error, parser=parser)
+        self._think = ThinkSplitter()
+
+    def feed(self, data: bytes) -> list[StreamChunk]:
+        """OpenAI's chunks, with ``<think>`` text moved from ``delta`` to ``reasoning``."""
+        out: list[StreamChunk] = []
+        for chunk in super().feed(data):
+            if chunk.delta:
+                thinking, chunk.delta = self._think.feed(chunk.delta)
+                chunk.reasoning += thinking
+            if chunk.finish_reason is not None:
+                thinking, content = self._think.end()
+                chunk.reasoning += thinking
+                chunk.delta += content
+            if chunk.has_content() or chunk.usage is not None:
+                out.append(chunk)  # a chunk whose text is all held back is dropped
+        return out
+
+    def flush(self) -> list[StreamChunk]:
+        """At the end of the body: whatever the splitter still holds (a cut-off answer)."""
+        thinking, content = self._think.end()
+        return [StreamChunk(delta=content, reasoning=thinking)] if thinking or content else []
 
 
 def _thinking_type(reasoning: str | dict[str, Any]) -> str:

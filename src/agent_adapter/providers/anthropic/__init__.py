@@ -29,10 +29,23 @@ Decisions worth knowing:
 * An ``error`` event raises at once; chunks decoded earlier in the same
   ``feed`` are dropped with it (if none reached the caller before, the
   client may then retry an overload cleanly).
-* More than one thinking block (or any ``redacted_thinking``) cannot be
-  carried by one text and one signature, so the signature then holds the
-  blocks themselves, packed (``anthropic-thinking-blocks:[...]``), and the
-  encoder sends them back exactly.
+* Every ``thinking`` block (text and signature) and ``redacted_thinking``
+  block (opaque data) becomes a ``ReasoningItem`` whose ``index`` is its
+  position in the turn, streamed or not; the encoder puts each back unchanged
+  in that position, among the text and ``tool_use`` blocks, as extended
+  thinking with tool use requires
+  (https://docs.anthropic.com/en/docs/build-with-claude/extended-thinking).
+  ``reasoning`` is their text joined and ``reasoning_signature`` the first
+  signature, for reading. Histories from older versions, whose signature held
+  the blocks packed (``anthropic-thinking-blocks:[...]``), are still read.
+* Prompt caching is explicit: a ``cache`` marker on a tool, a system
+  message, a message (its last block that is not thinking) or a content part
+  becomes that block's ``cache_control`` (``ttl`` ``5m`` or ``1h``), at most
+  four per request; a fifth is a ``ValidationError`` naming it
+  (https://docs.anthropic.com/en/docs/build-with-claude/prompt-caching).
+  ``prompt_cache_key`` has no Anthropic equivalent and is not sent.
+* A tool message with ``is_error`` becomes ``tool_result.is_error: true``
+  (https://docs.anthropic.com/en/docs/agents-and-tools/tool-use/implement-tool-use).
 * A 429 without ``retry-after`` is the tier's monthly spend cap, which
   waiting will not lift: a non-retryable ``RateLimitError`` (unless the
   server says ``x-should-retry: true``).

@@ -11,7 +11,7 @@ from __future__ import annotations
 import msgspec
 
 from ...errors import AdapterError, ValidationError
-from ...types import ChatRequest, ChatResponse, ToolCall
+from ...types import ChatRequest, ChatResponse, ReasoningItem, ToolCall
 from ..base import Adapter, Capabilities, Headers, HttpRequest
 from .encode import ThinkingStyle, finish_headers, request_body, thinking_style
 from .errors import error_response
@@ -19,8 +19,9 @@ from .stream import AnthropicStreamDecoder
 from .wire import (
     MESSAGE_DECODER,
     STRUCTURED_TOOL_PREFIX,
-    ThinkingWire,
-    signature_for,
+    first_signature,
+    redacted_item,
+    thinking_item,
     to_finish,
     to_usage,
 )
@@ -40,6 +41,7 @@ class AnthropicAdapter(Adapter):
     """
 
     family = "anthropic"
+    list_headers = frozenset({b"anthropic-beta"})  # a per-call beta adds to the files beta
     capabilities = Capabilities(
         tools=True,
         images=True,
@@ -99,9 +101,9 @@ class AnthropicAdapter(Adapter):
             raise self.error(status, headers, body)
         text: list[str] = []
         reasoning: list[str] = []
-        thinking: list[ThinkingWire] = []
+        items: list[ReasoningItem] = []
         calls: list[ToolCall] = []
-        for block in message.content:
+        for position, block in enumerate(message.content):
             kind = block.type
             if kind == "text":
                 text.append(block.text or "")
@@ -115,13 +117,9 @@ class AnthropicAdapter(Adapter):
                     calls.append(ToolCall(id=call_id, name=name, arguments=arguments))
             elif kind == "thinking":
                 reasoning.append(block.thinking or "")
-                thinking.append(
-                    ThinkingWire(
-                        "thinking", thinking=block.thinking or "", signature=block.signature or ""
-                    )
-                )
+                items.append(thinking_item(position, block.thinking or "", block.signature))
             elif kind == "redacted_thinking":
-                thinking.append(ThinkingWire("redacted_thinking", data=block.data or ""))
+                items.append(redacted_item(position, block.data or ""))
         finish = to_finish(message.stop_reason, bool(calls))
         details = message.stop_details
         return ChatResponse(
@@ -131,7 +129,8 @@ class AnthropicAdapter(Adapter):
             raw_finish_reason=message.stop_reason,
             usage=to_usage(message.usage) if message.usage else None,
             reasoning="".join(reasoning) or None,
-            reasoning_signature=signature_for(thinking),
+            reasoning_signature=first_signature(items),
+            reasoning_items=items or None,
             refusal=(details.explanation or details.category) if details else None,
             id=message.id,
             model=message.model,

@@ -1,4 +1,11 @@
-"""The Messages API stream decoder: SSE events in, ``StreamChunk``s out."""
+"""The Messages API stream decoder: SSE events in, ``StreamChunk``s out.
+
+Each ``thinking`` block's text and signature, and each ``redacted_thinking``
+block's data, are collected and handed out whole at the block's
+``content_block_stop``, as a ``ReasoningItem`` with the block's index
+(https://docs.anthropic.com/en/docs/build-with-claude/extended-thinking), so
+a streamed turn goes back exactly like a non-streamed one.
+"""
 
 from __future__ import annotations
 
@@ -21,9 +28,9 @@ from .wire import (
     MessageDelta,
     MessageStart,
     MessageStop,
-    ThinkingWire,
     UsageIn,
-    signature_for,
+    redacted_item,
+    thinking_item,
     to_finish,
     to_usage,
 )
@@ -37,7 +44,7 @@ class _BlockState:
     def __init__(self, kind: str, ordinal: int = -1) -> None:
         self.kind = kind  # text, tool, structured, thinking, redacted, other
         self.ordinal = ordinal
-        self.parts: list[str] = []
+        self.parts: list[str] = []  # thinking text; a redacted block's data
         self.signature = ""
         self.raw_input = b""
         self.got_json = False
@@ -52,7 +59,7 @@ class AnthropicStreamDecoder:
         self._done = False
         self._blocks: dict[int, _BlockState] = {}
         self._tools = 0
-        self._thinking: list[ThinkingWire] = []
+        self._signed = False  # the first thinking block's signature went out
         self._usage = UsageIn()
 
     @property
@@ -137,6 +144,7 @@ class AnthropicStreamDecoder:
             return StreamChunk(tool_calls=[delta])
         if kind == "thinking":
             state = _BlockState("thinking")
+            state.signature = block.signature or ""
             self._blocks[event.index] = state
             if block.thinking:
                 state.parts.append(block.thinking)
@@ -144,7 +152,7 @@ class AnthropicStreamDecoder:
             return None
         if kind == "redacted_thinking":
             state = _BlockState("redacted")
-            state.signature = block.data or ""
+            state.parts.append(block.data or "")
             self._blocks[event.index] = state
             return None
         self._blocks[event.index] = _BlockState("other")
@@ -178,7 +186,8 @@ class AnthropicStreamDecoder:
             if state is None or not delta.signature:
                 return None
             state.signature = delta.signature
-            if state.kind == "thinking" and not self._thinking:
+            if state.kind == "thinking" and not self._signed:
+                self._signed = True
                 return StreamChunk(reasoning_signature=delta.signature)
         return None  # citations_delta and types added later
 
@@ -200,17 +209,13 @@ class AnthropicStreamDecoder:
                 return StreamChunk(delta="{}")
             return None
         if state.kind == "thinking":
-            self._thinking.append(
-                ThinkingWire("thinking", thinking="".join(state.parts), signature=state.signature)
-            )
+            item = thinking_item(index, "".join(state.parts), state.signature)
         elif state.kind == "redacted":
-            self._thinking.append(ThinkingWire("redacted_thinking", data=state.signature))
+            item = redacted_item(index, "".join(state.parts))
         else:
             return None
         state.parts = []
-        if len(self._thinking) > 1 or state.kind == "redacted":
-            return StreamChunk(reasoning_signature=signature_for(self._thinking))
-        return None
+        return StreamChunk(reasoning_items=[item])
 
     def _message_delta(self, event: MessageDelta) -> StreamChunk:
         usage = event.usage

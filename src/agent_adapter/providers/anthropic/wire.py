@@ -12,12 +12,13 @@ from typing import Final, Literal
 
 import msgspec
 
-from ...types import FinishReason, Usage
+from ...types import FinishReason, ReasoningItem, Usage
 
 STRUCTURED_TOOL_PREFIX: Final = "structured_output__"
 """Name prefix of the forced tool that carries structured output."""
 PACKED_PREFIX: Final = "anthropic-thinking-blocks:"
-"""Prefix of a signature that holds several thinking blocks, packed (see ``signature_for``)."""
+"""Prefix of a signature that holds several thinking blocks, packed: what versions before
+``reasoning_items`` produced. The encoder still reads it, so such histories keep working."""
 
 _FINISH: dict[str, FinishReason] = {
     "end_turn": "stop",
@@ -137,7 +138,7 @@ class TypeOnly(msgspec.Struct):
 
 
 class ThinkingWire(msgspec.Struct, omit_defaults=True):
-    """A thinking or redacted_thinking block, as packed into a signature."""
+    """A thinking or redacted_thinking block, as older versions packed it into a signature."""
 
     type: Literal["thinking", "redacted_thinking"]
     thinking: str | None = None
@@ -158,7 +159,6 @@ MESSAGE_DECODER = msgspec.json.Decoder(MessageIn)
 EVENT_DECODER = msgspec.json.Decoder(Event)
 TYPE_DECODER = msgspec.json.Decoder(TypeOnly)
 ERROR_DECODER = msgspec.json.Decoder(ErrorBody)
-_packed_encoder = msgspec.json.Encoder()
 
 # ---------------------------------------------------------------------------
 # What was read, as our types
@@ -191,10 +191,19 @@ def to_usage(usage: UsageIn) -> Usage:
     )
 
 
-def signature_for(blocks: list[ThinkingWire]) -> str | None:
-    """One plain signature for one thinking block; the packed blocks otherwise."""
-    if not blocks:
-        return None
-    if len(blocks) == 1 and blocks[0].type == "thinking":
-        return blocks[0].signature or None
-    return PACKED_PREFIX + _packed_encoder.encode(blocks).decode()
+def thinking_item(index: int, thinking: str, signature: str | None) -> ReasoningItem:
+    """A ``thinking`` block at position ``index`` of its turn, as a ``ReasoningItem``."""
+    return ReasoningItem(type="thinking", text=thinking, signature=signature or None, index=index)
+
+
+def redacted_item(index: int, data: str) -> ReasoningItem:
+    """A ``redacted_thinking`` block (``data`` is opaque) at position ``index``."""
+    return ReasoningItem(type="redacted_thinking", data=data, index=index)
+
+
+def first_signature(items: list[ReasoningItem]) -> str | None:
+    """The first thinking block's signature: the one value older callers read."""
+    for item in items:
+        if item.type == "thinking" and item.signature:
+            return item.signature
+    return None

@@ -104,7 +104,7 @@ class GeminiAdapter(Adapter):
             raw_finish_reason=raw,
             usage=to_usage(resp.usage_metadata) if resp.usage_metadata is not None else None,
             reasoning="".join(parts.reasoning) or None,
-            reasoning_signature=parts.fc_signature or parts.signature,
+            reasoning_signature=parts.signature,
             id=resp.response_id,
             model=resp.model_version,
             provider=self.name,

@@ -3,9 +3,14 @@
 Roles become ``user``/``model``; system messages become
 ``systemInstruction``; tool results become ``functionResponse`` parts in a
 ``user`` turn, matched by function *name* (looked up from the conversation by
-``tool_call_id``); the thought signature of a model turn goes back on its
-first ``functionCall`` part (else its last text part). Tool and response
-schemas are converted to Gemini's subset (``schema.py``) unless ``native``.
+``tool_call_id``), a failed one (``is_error``) as ``{"error": ...}``, the key
+the API reads for error details (``FunctionResponse.response`` in
+https://googleapis.github.io/python-genai/genai.html#genai.types.FunctionResponse).
+Thought signatures go back on the part they came on
+(https://ai.google.dev/gemini-api/docs/thought-signatures): each call's on
+its ``functionCall`` part, the turn's other one on its last text part. Tool
+and response schemas are converted to Gemini's subset (``schema.py``) unless
+``native``.
 """
 
 from __future__ import annotations
@@ -311,17 +316,18 @@ def _model_parts(
         if not isinstance(args, dict):
             raise ValidationError("tool call arguments must be a JSON object", field=field)
         names[call.id] = call.name
-        calls.append(
-            PartOut(function_call=FunctionCallOut(name=call.name, args=args, id=_wire_id(call.id)))
-        )
+        function_call = FunctionCallOut(name=call.name, args=args, id=_wire_id(call.id))
+        calls.append(PartOut(function_call=function_call, thought_signature=call.signature))
     signature = m.reasoning_signature
-    if calls:
-        if signature is None and levels:
-            signature = SKIP_SIGNATURE
-        if signature is not None:
-            calls[0].thought_signature = signature
+    if calls and all(c.signature is None for c in m.tool_calls or ()):
+        # A turn read before signatures were kept per call (or a text part's
+        # signature in a turn whose calls had none): on the first call, as
+        # Gemini 3 requires; a lost one gets the documented placeholder.
+        calls[0].thought_signature = signature or (SKIP_SIGNATURE if levels else None)
     elif signature is not None and parts:
         parts[-1].thought_signature = signature
+    elif calls and calls[0].thought_signature is None and levels:
+        calls[0].thought_signature = SKIP_SIGNATURE
     return parts + calls
 
 
@@ -342,7 +348,12 @@ def _tool_parts(m: Message, where: str, names: dict[str, str], version: str) -> 
     else:
         text = m.content or ""
     value = decode_json(text) if text.strip() else None
-    response = value if isinstance(value, dict) else {"result": text if value is None else value}
+    response: dict[str, Any]
+    if m.is_error:  # the documented shape for a failure: the details under "error"
+        response = {"error": text if value is None else value}
+    else:
+        result = text if value is None else value
+        response = value if isinstance(value, dict) else {"result": result}
     part = PartOut(
         function_response=FunctionResponseOut(
             name=name, response=response, id=_wire_id(m.tool_call_id)

@@ -23,11 +23,13 @@ class GeminiStreamDecoder:
 
     Every event is a whole ``GenerateContentResponse`` holding only the new
     parts. Function calls arrive whole, so each becomes one ``ToolCallDelta``
-    with the next index. The stream is over after the chunk that carries
+    with the next index, carrying its part's thought signature; another
+    part's signature rides on the chunk (the last one seen is the turn's).
+    The stream is over after the chunk that carries
     ``finishReason``; ``end()`` is true only if one was seen.
     """
 
-    __slots__ = ("_calls", "_done", "_fc_signed", "_provider", "_sse")
+    __slots__ = ("_calls", "_done", "_provider", "_sse")
 
     def __init__(self, provider: str = "gemini", parser: SSEParser | None = None) -> None:
         self._provider = provider
@@ -36,7 +38,6 @@ class GeminiStreamDecoder:
         )
         self._done = False
         self._calls = 0
-        self._fc_signed = False
 
     @property
     def done(self) -> bool:
@@ -92,17 +93,16 @@ class GeminiStreamDecoder:
         deltas: list[ToolCallDelta] | None = None
         if parts.calls:
             deltas = [
-                ToolCallDelta(index=self._calls + n, id=c.id, name=c.name, arguments=c.arguments)
+                ToolCallDelta(
+                    index=self._calls + n,
+                    id=c.id,
+                    name=c.name,
+                    arguments=c.arguments,
+                    signature=c.signature,
+                )
                 for n, c in enumerate(parts.calls)
             ]
             self._calls += len(parts.calls)
-        # The turn's signature: the first function call's, else the last one seen (as decode()).
-        signature: str | None = None
-        if not self._fc_signed:
-            if parts.fc_signature is not None:
-                signature, self._fc_signed = parts.fc_signature, True
-            else:
-                signature = parts.signature
         finish: FinishReason | None = None
         raw = cand.finish_reason
         if raw:
@@ -111,7 +111,7 @@ class GeminiStreamDecoder:
         return StreamChunk(
             delta="".join(parts.text),
             reasoning="".join(parts.reasoning),
-            reasoning_signature=signature,
+            reasoning_signature=parts.signature,
             tool_calls=deltas,
             finish_reason=finish,
             raw_finish_reason=raw,

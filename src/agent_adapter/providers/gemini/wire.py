@@ -250,16 +250,20 @@ def _args_text(raw: msgspec.Raw) -> str:
 
 
 class Parts:
-    """What the parts of one response (or one stream chunk) said, in order."""
+    """What the parts of one response (or one stream chunk) said, in order.
 
-    __slots__ = ("calls", "fc_signature", "reasoning", "signature", "text")
+    A ``functionCall`` part's thought signature belongs to that call (its
+    ``ToolCall.signature``); ``signature`` is the last one found on any other
+    part (a text part's, in a turn without calls), which the turn keeps.
+    """
+
+    __slots__ = ("calls", "reasoning", "signature", "text")
 
     def __init__(self) -> None:
         self.text: list[str] = []
         self.reasoning: list[str] = []
         self.calls: list[ToolCall] = []
-        self.fc_signature: str | None = None  # on the first signed functionCall part
-        self.signature: str | None = None  # the last signature seen anywhere
+        self.signature: str | None = None
 
     def read(
         self, parts: list[PartIn], response_id: str | None, first_index: int, provider: str
@@ -278,11 +282,11 @@ class Parts:
                         id=call.id or _call_id(response_id, index, call.name, args),
                         name=call.name,
                         arguments=args,
+                        signature=part.thought_signature or None,
                     )
                 )
-                if part.thought_signature and self.fc_signature is None:
-                    self.fc_signature = part.thought_signature
-            elif part.text:
+                continue
+            if part.text:
                 (self.reasoning if part.thought else self.text).append(part.text)
             if part.thought_signature:
                 self.signature = part.thought_signature

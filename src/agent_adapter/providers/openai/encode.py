@@ -107,6 +107,8 @@ def chat_body(request: ChatRequest, quirks: Quirks) -> bytes:
         _reasoning(body, request.reasoning, quirks)
     if request.user is not None:
         body.user = request.user
+    if request.prompt_cache_key is not None and quirks.prompt_cache_key:
+        body.prompt_cache_key = request.prompt_cache_key
     if request.extra:
         merged = msgspec.to_builtins(body)
         merged.update(request.extra)

@@ -15,6 +15,8 @@ api-docs.deepseek.com "Thinking Mode" (``thinking`` toggle + ``reasoning_effort`
 ``reasoning_content`` must be sent back on tool-call turns); help.aliyun.com
 deep-thinking guide (``enable_thinking``, ``thinking_budget``, ``include_usage``);
 openrouter.ai "Reasoning Tokens" (``reasoning: {effort | max_tokens}``);
+platform.openai.com/docs/guides/prompt-caching and docs.mistral.ai "Prompt
+caching" (``prompt_cache_key``);
 platform.kimi.com API overview (``thinking`` passed via ``extra_body``);
 docs.cohere.com "Using Cohere models via the OpenAI SDK" (the compatibility API
 rejects ``stream_options``, as third-party integrations also report);
@@ -79,6 +81,8 @@ class Quirks:
     path_prefix: str = ""
     #: Azure OpenAI: ``api-key`` auth, deployment in the path, ``api-version`` query.
     azure: bool = False
+    #: Send ``prompt_cache_key`` (OpenAI's cache-routing hint); elsewhere it is dropped.
+    prompt_cache_key: bool = False
 
 
 _ALL = Capabilities(
@@ -102,6 +106,7 @@ _OPENAI = Quirks(
     developer_role=True,
     native=True,
     unsupported=frozenset({"top_k"}),  # OpenAI answers 400 "Unrecognized request argument"
+    prompt_cache_key=True,  # Azure's support unverified: allowed, as the module says
 )
 
 QUIRKS: dict[str, Quirks] = {
@@ -125,6 +130,7 @@ QUIRKS: dict[str, Quirks] = {
         dimensions_field="output_dimension",
         embed_encoding_format=False,
         path_prefix="/v1",
+        prompt_cache_key=True,  # docs.mistral.ai "Prompt caching"
     ),
     # Together: usage comes on the last chunk without asking (stream_options unverified).
     "together": Quirks(capabilities=_TEXT_AND_IMAGES, stream_usage=False),

@@ -140,6 +140,7 @@ class ChatBody(msgspec.Struct, kw_only=True):
     thinking_budget: int | UnsetType = UNSET
     reasoning: dict[str, Any] | UnsetType = UNSET
     user: str | UnsetType = UNSET
+    prompt_cache_key: str | UnsetType = UNSET
 
 
 class EmbedBody(msgspec.Struct, kw_only=True):

@@ -24,8 +24,13 @@ and the migration guide (https://platform.openai.com/docs/guides/migrate-to-resp
   Chat Completions does not (https://platform.openai.com/docs/guides/function-calling);
 * ``response_format`` is ``text.format``, a reasoning effort is
   ``reasoning: {"effort", "summary": "auto"}``, ``max_tokens`` is
-  ``max_output_tokens``; ``store``, ``previous_response_id`` and the rest go in
-  ``extra``, merged last (an ``include`` list there is joined with ours).
+  ``max_output_tokens``, ``prompt_cache_key`` is sent as it is; ``store``,
+  ``previous_response_id`` and the rest go in ``extra``, merged last (an
+  ``include`` list there is joined with ours);
+* ``function_call_output`` has no error flag: a tool message with ``is_error``
+  goes with its content unchanged, as on Chat Completions. ``cache`` markers
+  are not sent: OpenAI caches prompt prefixes on its own
+  (https://platform.openai.com/docs/guides/prompt-caching).
 """
 
 from __future__ import annotations
@@ -121,6 +126,8 @@ def responses_body(request: ChatRequest, model: str) -> bytes:
         body.include = [ENCRYPTED_CONTENT]
     if request.user is not None:
         body.user = request.user
+    if request.prompt_cache_key is not None:
+        body.prompt_cache_key = request.prompt_cache_key
     if not extra:
         return json_encode(body)
     merged: dict[str, Any] = msgspec.to_builtins(body)

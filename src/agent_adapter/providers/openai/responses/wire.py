@@ -132,6 +132,7 @@ class Body(msgspec.Struct, kw_only=True):
     reasoning: ReasoningConfig | UnsetType = UNSET
     include: list[str] | UnsetType = UNSET
     user: str | UnsetType = UNSET
+    prompt_cache_key: str | UnsetType = UNSET
 
 
 # ---------------------------------------------------------------------------
