@@ -176,3 +176,22 @@ async def test_for_each_raises_an_iterator_error_as_itself() -> None:
     with pytest.raises(LookupError, match="the input broke"):
         await for_each(items(), work, concurrency=4)
     assert started == [1, 2]
+
+
+async def test_router_batch_routes_each_request_and_keeps_order() -> None:
+    gauge = Gauge()
+    async with MockServer(handler=gauge) as srv:
+        deployment = aa.Deployment(
+            "openai/gpt-4o", api_key="sk-test", base_url=srv.base_url + "/v1"
+        )
+        async with aa.Router(models={"smart": [deployment]}, retry=0) as router:
+            requests = [{**ask(f"question {i}"), "model": "smart"} for i in range(20)]
+            requests[7] = {**ask("please fail 7"), "model": "smart"}
+            results = await router.batch(requests, concurrency=4)
+    assert isinstance(results[7], aa.AdapterError)
+    assert [r.content for i, r in enumerate(results) if i != 7] == [  # type: ignore[union-attr]
+        f"You said: question {i}" for i in range(20) if i != 7
+    ]
+    assert all(r.deployment is not None for r in results if isinstance(r, aa.ChatResponse))
+    assert gauge.peak <= 4
+    assert len(srv.requests) == 20

@@ -27,8 +27,6 @@ from agent_adapter.testing.fake import provider_reply
 
 pytestmark = pytest.mark.anyio
 
-HAS_ROUTER = importlib.util.find_spec("agent_adapter.routing") is not None
-
 
 class Provider:
     """The fake providers, slowed down, counting requests in flight; "fail" in a prompt is a 400."""
@@ -316,19 +314,7 @@ async def test_usage_errors_exit_2(tmp_path: Path) -> None:
     assert not (tmp_path / "out.jsonl").exists()
 
 
-@pytest.mark.skipif(HAS_ROUTER, reason="the Router is here: --config works")
-async def test_config_without_the_router_says_so(tmp_path: Path) -> None:
-    source = write_lines(tmp_path / "in.jsonl", [request("u", "smart", "x")])
-    done = await batch(None, source, "-o", tmp_path / "out.jsonl", "--config", "router.toml")
-    assert done.returncode == 2
-    assert "--config needs the Router (agent_adapter.routing)" in done.stderr
-    assert not (tmp_path / "out.jsonl").exists()
-
-
-@pytest.mark.skipif(not HAS_ROUTER, reason="needs the Router (routing branch)")
-async def test_config_runs_the_batch_through_the_router(
-    tmp_path: Path,
-) -> None:  # pragma: no cover - until merge
+async def test_config_runs_the_batch_through_the_router(tmp_path: Path) -> None:
     config = tmp_path / "router.toml"
     config.write_text(
         textwrap.dedent(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import textwrap
 from pathlib import Path
 
@@ -275,15 +274,16 @@ def test_an_unreadable_file_is_a_validation_error(tmp_path: Path) -> None:
         load_config(tmp_path / "latin1.toml")
 
 
-@pytest.mark.skipif(
-    importlib.util.find_spec("agent_adapter.routing") is None,
-    reason="needs the Router (routing branch)",
-)
-def test_router_kwargs_build_a_router(tmp_path: Path) -> None:  # pragma: no cover - until merge
+def test_router_kwargs_build_a_router(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("GROQ_API_KEY", "gsk-test")  # a provider the file leaves to its env var
     kwargs = load(tmp_path, FULL).router_kwargs()
     assert kwargs["models"]["fast"] == ["groq/llama-3.3-70b"]
     assert isinstance(kwargs["models"]["smart"][1], aa.Deployment)
     assert isinstance(kwargs["breaker"], aa.CircuitBreaker)
     assert isinstance(kwargs["hedge"], aa.Hedge)
     router = aa.Router(**kwargs)
-    assert router is not None
+    assert set(router.deployments) == set(kwargs["models"])
+    monkeypatch.setenv("OPENAI_API_KEY", ENV["OPENAI_API_KEY"])
+    monkeypatch.setenv("ANTHROPIC_KEY", ENV["ANTHROPIC_KEY"])
+    from_file = aa.Router.from_config(write(tmp_path, FULL))
+    assert from_file.deployments == router.deployments

@@ -66,6 +66,7 @@ class Case:
     provider: str | None = None
     expect: tuple[str, ...] = ()
     check: Callable[[str], None] | None = field(default=None, compare=False)
+    first_mock: str | None = None
 
     @property
     def id(self) -> str:
@@ -76,7 +77,7 @@ class Case:
         """The provider whose mock the example must announce."""
         if self.provider is not None:
             return self.provider
-        return self.script.removesuffix("_chat")
+        return self.first_mock or self.script.removesuffix("_chat")
 
 
 PROVIDER_EXAMPLES = [
@@ -91,6 +92,23 @@ PROVIDER_EXAMPLES = [
     Case("ollama_chat", expect=(r"^Hello from the mock Ollama!", "finish: stop", USAGE)),
     Case(
         "groq_chat", expect=(r"^You said: What is a llama", r"provider: groq \| model: llama-3.3")
+    ),
+    Case(
+        "router",
+        first_mock="anthropic",
+        expect=(
+            r"^\[no \S+ or GEMINI_API_KEY set: using the mock gemini server",
+            r"^smart: Hello! You said: Name three rivers",
+            r"^answered by anthropic \(claude-sonnet-4-5\) \| deployment "
+            r"anthropic:claude-sonnet-4-5@http://127\.0\.0\.1:\d+#[0-9a-f]{8}$",
+            r"^fast, streamed: You said: Name three rivers",
+            r"^streamed by gemini \(gemini-2\.5-flash\)$",
+            r"^cheap: the cost strategy chose gemini$",
+            r"^broken: 2 deployments failed:$",
+            r"^  1\. openai:gpt-4o@http://127\.0\.0\.1:9/v1#[0-9a-f]{8}: APIConnectionError$",
+            r"^  2\. openai:o3@http://127\.0\.0\.1:9/v1#[0-9a-f]{8}: APIConnectionError$",
+            USAGE,
+        ),
     ),
 ]
 

@@ -19,6 +19,9 @@ _MODULES = {
     "stream": ("ChatStream",),
     "sync": ("SyncClient",),
     "resilience": ("CircuitBreaker", "RateLimit", "RetryPolicy", "Timeouts"),
+    "pricing": ("Price",),
+    "routing.router": ("Deployment", "Router"),
+    "routing.hedge": ("Hedge",),
     "types": (
         "AudioPart", "CacheControl", "ChatRequest", "ChatResponse", "EmbedResponse", "FilePart",
         "ImagePart", "Message", "ReasoningItem", "StreamChunk", "TextPart", "Tool", "ToolCall",
@@ -62,12 +65,15 @@ if TYPE_CHECKING:
         TimeoutError as TimeoutError,
         ValidationError as ValidationError,
     )
+    from .pricing import Price as Price
     from .resilience import (
         CircuitBreaker as CircuitBreaker,
         RateLimit as RateLimit,
         RetryPolicy as RetryPolicy,
         Timeouts as Timeouts,
     )
+    from .routing.hedge import Hedge as Hedge
+    from .routing.router import Deployment as Deployment, Router as Router
     from .stream import ChatStream as ChatStream
     from .sync import SyncClient as SyncClient
     from .types import (

@@ -177,7 +177,7 @@ async def _batch(
 
     try:
         target = _batch_target(config, provider)
-    except (aa.AdapterError, _Unavailable) as error:
+    except aa.AdapterError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     display = _progress_display(sys.stderr)
@@ -223,28 +223,13 @@ def _positive(text: str) -> int:
     return value
 
 
-class _Unavailable(Exception):
-    """A command-line option this installation cannot serve."""
-
-
 def _batch_target(config: str | None, provider: str | None) -> Any:
     """What the batch runs on: a Router from ``config``, else a ``Client``."""
-    import importlib
-    import importlib.util
-
     import agent_adapter as aa
 
     if config is None:
         return aa.Client(provider)
-    if importlib.util.find_spec("agent_adapter.routing") is None:
-        raise _Unavailable(
-            "--config needs the Router (agent_adapter.routing), which this installation of "
-            "agent-adapter does not have yet; use --provider or provider/model names"
-        )
-    from agent_adapter.config import load_config
-
-    router = importlib.import_module("agent_adapter.routing").Router
-    return router(**load_config(config).router_kwargs())
+    return aa.Router.from_config(config)
 
 
 def _progress_display(stream: Any) -> _Display:

@@ -183,7 +183,8 @@ class RouterConfig:
             settings: dict[str, Any] = {} if self.breaker is False else dict(self.breaker)
             kwargs["breaker"] = None if self.breaker is False else aa.CircuitBreaker(**settings)
         if self.hedge is not None:
-            kwargs["hedge"] = None if self.hedge is False else aa.Hedge(**self.hedge)
+            hedge: dict[str, Any] = {} if self.hedge is False else dict(self.hedge)
+            kwargs["hedge"] = None if self.hedge is False else aa.Hedge(**hedge)
         for name in ("strategy", "timeouts", "retry", "allow_direct", "seed"):
             value = getattr(self, name)
             if value is not None:

@@ -39,6 +39,8 @@ class AdapterError(Exception):
     says whether trying again may succeed, ``request_id`` is the provider's
     id for the request (quote it to their support), ``body`` the raw error
     body as text, ``retry_after`` the server's requested delay in seconds.
+    ``deployment`` names the router deployment that failed (``None`` outside
+    a router).
     """
 
     retryable_default = False
@@ -56,6 +58,7 @@ class AdapterError(Exception):
         body: str | None = None,
         retry_after: float | None = None,
         code: str | None = None,
+        deployment: str | None = None,
     ) -> None:
         super().__init__(message)
         self.message = message
@@ -66,6 +69,7 @@ class AdapterError(Exception):
         self.body = body
         self.retry_after = retry_after
         self.code = code
+        self.deployment = deployment
 
     def __str__(self) -> str:
         where = []

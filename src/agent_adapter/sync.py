@@ -19,10 +19,22 @@ from .errors import ValidationError
 if TYPE_CHECKING:
     from types import TracebackType
 
-    from .stream import ChatStream
     from .types import ChatResponse, EmbedResponse, StreamChunk
 
-__all__ = ["AsyncChatClient", "SyncClient"]
+__all__ = ["AsyncChatClient", "AsyncChatStream", "SyncClient"]
+
+
+class AsyncChatStream(Protocol):
+    """What ``SyncChatStream`` drives: a ``ChatStream``, or a router's stream."""
+
+    async def __aenter__(self) -> Any: ...
+
+    async def __anext__(self) -> StreamChunk: ...
+
+    async def aclose(self) -> None: ...
+
+    @property
+    def response(self) -> ChatResponse: ...
 
 
 class AsyncChatClient(Protocol):
@@ -32,7 +44,7 @@ class AsyncChatClient(Protocol):
     def chat(self) -> Callable[..., Awaitable[ChatResponse]]: ...
 
     @property
-    def stream(self) -> Callable[..., ChatStream]: ...
+    def stream(self) -> Callable[..., AsyncChatStream]: ...
 
     @property
     def embed(self) -> Callable[..., Awaitable[EmbedResponse]]: ...
@@ -110,7 +122,7 @@ class SyncClient:
 class SyncChatStream(AbstractContextManager["SyncChatStream"]):
     """``with client.stream(...) as s: for chunk in s: ...``; then ``s.response``."""
 
-    def __init__(self, portal: BlockingPortal, stream: ChatStream) -> None:
+    def __init__(self, portal: BlockingPortal, stream: AsyncChatStream) -> None:
         self._portal = portal
         self._stream = stream
 

@@ -303,7 +303,8 @@ class ChatResponse(msgspec.Struct, kw_only=True):
     reading; ``reasoning_signature`` the first signature, for callers that
     read one). ``request_id`` is the provider's id for the HTTP exchange
     (quote it to their support). ``ttft`` (seconds to the first streamed content) and
-    ``tokens_per_second`` are set on streamed responses.
+    ``tokens_per_second`` are set on streamed responses. ``deployment`` names the
+    router deployment that answered (``None`` from a plain client).
     """
 
     content: str = ""
@@ -323,6 +324,7 @@ class ChatResponse(msgspec.Struct, kw_only=True):
     ttft: float | None = None
     duration: float | None = None
     tokens_per_second: float | None = None
+    deployment: str | None = None
 
     @property
     def message(self) -> Message:
@@ -350,9 +352,10 @@ class EmbedRequest(msgspec.Struct, kw_only=True):
 
 
 class EmbedResponse(msgspec.Struct, kw_only=True):
-    """One vector per input, in input order."""
+    """One vector per input, in input order; ``deployment`` as on ``ChatResponse``."""
 
     vectors: list[list[float]]
     model: str | None = None
     usage: Usage | None = None
     provider: str | None = None
+    deployment: str | None = None

@@ -1,0 +1,586 @@
+"""``Router``: one model name over several deployments, with the ``Client`` surface.
+
+``aa.Router(models={"smart": ["openai/gpt-4o", aa.Deployment(...)]})`` builds,
+before any I/O, one ``Client`` per deployment on one shared connection pool,
+and per model name (a *group*) the strategy that orders its deployments and
+the groups its errors fall back to. A call validates the request once, then
+tries the candidates in turn: each deployment with its own retry policy (the
+one retry loop, inside ``Client._chat``), then the next, all under one total
+deadline. With a ``Hedge`` a slow candidate is raced against the next one.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import random
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import anyio
+import msgspec
+
+from ..client import Client, _retry, _timeouts
+from ..errors import AdapterError, ValidationError
+from ..resilience import (
+    CircuitBreaker,
+    RateLimit,
+    RetryPolicy,
+    Timeouts,
+    estimate_embed_tokens,
+    estimate_tokens,
+)
+from ..resilience.ratelimit import DEFAULT_OUTPUT_TOKENS
+from ..transport import Transport
+from ..validation import CHAT_PARAMS, build_chat_request, build_embed_request
+from .deployment import (
+    Deployment,
+    Group,
+    Member,
+    Target,
+    build_groups,
+    check_deployment,
+    fallback_map,
+)
+from .fallback import Plan, exhausted, past, total_timeout
+from .hedge import Hedge, Latencies, race
+from .strategies import Priority, make_strategy, prefer_available
+from .stream import RoutedStream
+
+if TYPE_CHECKING:
+    from types import TracebackType
+
+    from ..batch import BatchProgress
+    from ..stream import ChatStream
+    from ..types import ChatRequest, ChatResponse, EmbedResponse, Message, Tool
+
+__all__ = ["Deployment", "Router"]
+
+T = TypeVar("T")
+
+_NO_TOKENS = (0, 0)
+_replace = msgspec.structs.replace
+
+
+class _Default:
+    """The type of ``_DEFAULT``: "not given", for a parameter whose ``None`` means "none"."""
+
+
+_DEFAULT = _Default()
+
+
+class Router:
+    """Several deployments behind model names, with strategies, fallbacks and hedging.
+
+    ``models`` maps a model name to its deployments (``"provider/model"``
+    strings or ``aa.Deployment``); ``strategy`` orders each group per call
+    (``priority``, ``round_robin``, ``weighted``, ``least_busy``, ``latency``,
+    ``cost``); ``fallbacks`` names the groups to try when a group's
+    deployments all failed, ``context_window_fallbacks`` and
+    ``content_policy_fallbacks`` where a too-long or a filtered request goes.
+    ``breaker`` (a fresh ``aa.CircuitBreaker()`` unless given; ``None``: none)
+    keeps one circuit per deployment; open ones, like deployments whose
+    ``rpm``/``tpm`` bucket is empty, are tried last. ``hedge`` (an
+    ``aa.Hedge``) races a slow deployment against the next one.
+    ``timeouts``/``retry`` are the defaults of every deployment (each retry
+    loop is one deployment's; ``timeouts.total`` bounds the whole routed
+    call). ``allow_direct`` serves a ``"provider/model"`` that names no group
+    directly. Use ``async with aa.Router(...) as router:``.
+    """
+
+    @classmethod
+    def from_config(
+        cls, path: str | os.PathLike[str], *, env: Mapping[str, str] | None = None
+    ) -> Router:
+        """A Router described by a TOML file (see ``agent_adapter.config``).
+
+        Every error names its key path (``models.smart[1].rpm: ...``), before any I/O.
+        """
+        from ..config import load_config
+
+        return cls(**load_config(path, env=env).router_kwargs())
+
+    def __init__(
+        self,
+        models: Mapping[str, Sequence[str | Deployment] | str | Deployment],
+        *,
+        strategy: str = "priority",
+        fallbacks: Mapping[str, Sequence[str]] | None = None,
+        context_window_fallbacks: Mapping[str, Sequence[str]] | None = None,
+        content_policy_fallbacks: Mapping[str, Sequence[str]] | None = None,
+        breaker: CircuitBreaker | _Default | None = _DEFAULT,
+        hedge: Hedge | None = None,
+        timeouts: Timeouts | float | None = None,
+        retry: RetryPolicy | int | None = None,
+        allow_direct: bool = False,
+        seed: int | None = None,
+        transport: Transport | None = None,
+    ) -> None:
+        rng = random.Random(seed)
+        make_strategy(strategy, rng)  # an unknown name fails before anything is built
+        if isinstance(breaker, _Default):
+            breaker = CircuitBreaker()
+        elif breaker is not None and not isinstance(breaker, CircuitBreaker):
+            raise ValidationError("must be an aa.CircuitBreaker or None", field="breaker")
+        if hedge is not None and not isinstance(hedge, Hedge):
+            raise ValidationError("must be an aa.Hedge or None", field="hedge")
+        if transport is not None and not isinstance(transport, Transport):
+            raise ValidationError("must be an agent_adapter Transport or None", field="transport")
+        self.timeouts = _timeouts(timeouts) or Timeouts()
+        self.retry = _retry(retry) or RetryPolicy()
+        self.strategy = strategy
+        self.hedge = hedge
+        self.breaker = breaker
+        self._timed = strategy == "latency"  # chat latencies are read by this strategy only
+        self._allow_direct = bool(allow_direct)
+        self._owns_transport = transport is None
+        self._transport = transport if transport is not None else Transport()
+        self._targets: dict[str, Target] = {}
+        groups = build_groups(
+            models, lambda: make_strategy(strategy, rng), self._target, self._targets
+        )
+        for label, value, attr in (
+            ("fallbacks", fallbacks, "fallbacks"),
+            ("context_window_fallbacks", context_window_fallbacks, "context_fallbacks"),
+            ("content_policy_fallbacks", content_policy_fallbacks, "content_fallbacks"),
+        ):
+            for name, targets in fallback_map(value, label, groups).items():
+                setattr(groups[name], attr, targets)
+        for group in groups.values():
+            self._seal(group)
+        self._groups = groups
+        self._direct: dict[str, Group] = {}
+        self.deployments: Mapping[str, tuple[str, ...]] = MappingProxyType(
+            {name: tuple(m.id for m in g.members) for name, g in groups.items()}
+        )
+        """Each model name's deployment ids, in the order given."""
+
+    def __repr__(self) -> str:
+        return f"Router(models={list(self._groups)!r}, strategy={self.strategy!r})"
+
+    async def __aenter__(self) -> Router:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        """Close every pooled connection (of every deployment: they share one pool)."""
+        if self._owns_transport:
+            await self._transport.aclose()
+
+    @property
+    def transport(self) -> Transport:
+        """The connection pool every deployment shares."""
+        return self._transport
+
+    # -- calls ---------------------------------------------------------------
+
+    async def chat(
+        self,
+        *,
+        model: str,
+        messages: Iterable[Mapping[str, Any] | Message],
+        tools: Iterable[Mapping[str, Any] | Tool] | None = None,
+        timeouts: Timeouts | float | None = None,
+        retry: RetryPolicy | int | None = None,
+        **params: Any,
+    ) -> ChatResponse:
+        """``Client.chat`` over the deployments of ``model`` (a model name of this router).
+
+        ``timeouts``/``retry`` given here replace every deployment's for this call.
+        """
+        group = self._group(model)
+        request = self._chat_request(group, messages, tools, params, stream=False)
+        call_timeouts, call_retry = _timeouts(timeouts), _retry(retry)
+        deadline = self._deadline(call_timeouts)
+        single = group.single
+        if single is not None:  # one deployment, no fallbacks: nothing to order, plan or race
+            try:
+                return await self._chat_on(
+                    single, request, call_timeouts, call_retry, deadline, None
+                )
+            except AdapterError as error:
+                plan = Plan(group, self._order_alone, (single,))
+                plan.next()
+                if not plan.failed(single, error):
+                    raise
+                if past(deadline, anyio.current_time()):
+                    raise self._timeout(call_timeouts, plan) from error
+                raise exhausted(plan.errors) from error
+        tokens = self._tokens(request) if group.needs_tokens else _NO_TOKENS
+        plan = Plan(
+            group, lambda g: self._order(g, False, tokens), self._order(group, False, tokens)
+        )
+        ring = group.chat_latencies
+
+        async def attempt(member: Member) -> ChatResponse:
+            return await self._chat_on(member, request, call_timeouts, call_retry, deadline, ring)
+
+        if self.hedge is not None:
+            won = await self._hedged(plan, attempt, _nothing, deadline, ring, call_timeouts)
+            return won[1]
+        while (member := plan.next()) is not None:
+            try:
+                return await attempt(member)
+            except AdapterError as error:
+                if not plan.failed(member, error):
+                    raise
+                if past(deadline, anyio.current_time()):
+                    raise self._timeout(call_timeouts, plan) from error
+        raise exhausted(plan.errors) from plan.errors[-1]
+
+    def stream(
+        self,
+        *,
+        model: str,
+        messages: Iterable[Mapping[str, Any] | Message],
+        tools: Iterable[Mapping[str, Any] | Tool] | None = None,
+        timeouts: Timeouts | float | None = None,
+        retry: RetryPolicy | int | None = None,
+        **params: Any,
+    ) -> RoutedStream:
+        """``Client.stream`` over the deployments of ``model``; falls back until first content.
+
+        Input errors raise here, before any I/O; candidates are opened on
+        entering the ``async with``.
+        """
+        group = self._group(model)
+        request = self._chat_request(group, messages, tools, params, stream=True)
+        call_timeouts, call_retry = _timeouts(timeouts), _retry(retry)
+
+        async def open_stream() -> tuple[Member, ChatStream]:
+            deadline = self._deadline(call_timeouts)
+            tokens = self._tokens(request) if group.needs_tokens else _NO_TOKENS
+            plan = Plan(
+                group, lambda g: self._order(g, True, tokens), self._order(group, True, tokens)
+            )
+            ring = group.stream_latencies
+
+            async def attempt(member: Member) -> ChatStream:
+                return await self._stream_on(
+                    member, request, call_timeouts, call_retry, deadline, ring
+                )
+
+            if self.hedge is not None and group.single is None:
+                return await self._hedged(plan, attempt, _close, deadline, ring, call_timeouts)
+            while (member := plan.next()) is not None:
+                try:
+                    return member, await attempt(member)
+                except AdapterError as error:
+                    if not plan.failed(member, error):
+                        raise
+                    if past(deadline, anyio.current_time()):
+                        raise self._timeout(call_timeouts, plan) from error
+            raise exhausted(plan.errors) from plan.errors[-1]
+
+        return RoutedStream(open_stream)
+
+    async def embed(
+        self,
+        *,
+        model: str,
+        input: str | Iterable[str],
+        dimensions: int | None = None,
+        timeouts: Timeouts | float | None = None,
+        retry: RetryPolicy | int | None = None,
+        extra: Mapping[str, Any] | None = None,
+    ) -> EmbedResponse:
+        """``Client.embed`` over the deployments of ``model`` that serve the same model name.
+
+        Vectors of different models are not comparable, so a fallback goes
+        only to a deployment of the model the first candidate serves.
+        """
+        group = self._group(model)
+        if not any(m.target.embeds for m in group.members):
+            raise ValidationError(
+                f"no deployment of {model!r} has an embeddings endpoint", field="model"
+            )
+        request = build_embed_request(
+            group.members[0].target.model, input, dimensions=dimensions, extra=extra
+        )
+        call_timeouts, call_retry = _timeouts(timeouts), _retry(retry)
+        deadline = self._deadline(call_timeouts)
+        tokens = (estimate_embed_tokens(request), 0) if group.needs_tokens else _NO_TOKENS
+        order = [m for m in self._order(group, False, tokens) if m.target.embeds]
+        plan = Plan(group, lambda g: self._order(g, False, tokens), order)
+        first = order[0].target.model
+        plan.accept = lambda m: m.target.embeds and m.target.model == first
+        while (member := plan.next()) is not None:
+            target = member.target
+            if request.model != target.model:
+                request = _replace(request, model=target.model)
+            try:
+                result = await target.client._embed(
+                    target.adapter,
+                    request,
+                    call_timeouts or target.timeouts,
+                    call_retry or target.retry,
+                    deadline=deadline,
+                )
+            except AdapterError as error:
+                if not plan.failed(member, error):
+                    raise
+                if past(deadline, anyio.current_time()):
+                    raise self._timeout(call_timeouts, plan) from error
+                continue
+            result.deployment = target.id
+            return result
+        raise exhausted(plan.errors) from plan.errors[-1]
+
+    async def batch(
+        self,
+        requests: Iterable[Mapping[str, Any]],
+        *,
+        concurrency: int = 16,
+        on_progress: Callable[[BatchProgress], None] | None = None,
+    ) -> list[ChatResponse | AdapterError]:
+        """``Client.batch`` through the router: each request is routed on its own."""
+        from ..batch import run_batch
+
+        return await run_batch(self, requests, concurrency=concurrency, on_progress=on_progress)
+
+    # -- one candidate ---------------------------------------------------------
+
+    async def _chat_on(
+        self,
+        member: Member,
+        request: ChatRequest,
+        call_timeouts: Timeouts | None,
+        call_retry: RetryPolicy | None,
+        deadline: float,
+        ring: Latencies | None,
+    ) -> ChatResponse:
+        """One deployment's chat call (its own retries included), counted and timed."""
+        target = member.target
+        if request.model != target.model:
+            request = _replace(request, model=target.model)
+        stats = target.stats
+        stats.in_flight += 1
+        timed = self._timed or ring is not None  # two clock reads only when someone reads them
+        began = anyio.current_time() if timed else 0.0
+        try:
+            response = await target.client._chat(
+                target.adapter,
+                request,
+                call_timeouts or target.timeouts,
+                call_retry or target.retry,
+                deadline=deadline,
+            )
+        except AdapterError:
+            stats.failed(stream=False)
+            raise
+        finally:
+            stats.in_flight -= 1
+        if timed:
+            seconds = anyio.current_time() - began
+            stats.record(seconds, stream=False)
+            if ring is not None:
+                ring.add(seconds)
+        response.deployment = target.id
+        if response.model is None:
+            response.model = target.model
+        return response
+
+    async def _stream_on(
+        self,
+        member: Member,
+        request: ChatRequest,
+        call_timeouts: Timeouts | None,
+        call_retry: RetryPolicy | None,
+        deadline: float,
+        ring: Latencies | None,
+    ) -> ChatStream:
+        """One deployment's stream, entered: returns once its first content arrived."""
+        target = member.target
+        if request.model != target.model:
+            request = _replace(request, model=target.model)
+        stats = target.stats
+        began = anyio.current_time()
+        stream = target.client._stream(
+            target.adapter,
+            request,
+            call_timeouts or target.timeouts,
+            call_retry or target.retry,
+            start=began,
+            deadline=deadline,
+        )
+        stats.in_flight += 1
+        stream._call.on_end(stats.leave)  # in flight until the stream ends, however it ends
+        try:
+            await stream.__aenter__()
+        except AdapterError:
+            stats.failed(stream=True)
+            raise
+        ttft = stream.ttft
+        seconds = ttft if ttft is not None else anyio.current_time() - began
+        stats.record(seconds, stream=True)
+        if ring is not None:
+            ring.add(seconds)
+        return stream
+
+    # -- plumbing ------------------------------------------------------------
+
+    async def _hedged(
+        self,
+        plan: Plan,
+        attempt: Callable[[Member], Awaitable[T]],
+        discard: Callable[[T], Awaitable[None]],
+        deadline: float,
+        ring: Latencies | None,
+        call_timeouts: Timeouts | None,
+    ) -> tuple[Member, T]:
+        """Race the plan's candidates (see ``hedge.race``): the winner, or the routed error."""
+        assert self.hedge is not None
+        first = plan.next()
+        assert first is not None
+        won = await race(
+            plan,
+            first,
+            attempt,
+            discard,
+            delay=self.hedge.delay_for(ring),
+            max_extra=self.hedge.max_extra,
+            deadline=deadline,
+        )
+        if won is None:
+            if past(deadline, anyio.current_time()):
+                raise self._timeout(call_timeouts, plan) from (
+                    plan.errors[-1] if plan.errors else None
+                )
+            raise exhausted(plan.errors) from plan.errors[-1]
+        return won
+
+    def _group(self, model: str) -> Group:
+        """The group ``model`` names (or, with ``allow_direct``, a direct deployment)."""
+        group = self._groups.get(model) if isinstance(model, str) else None
+        if group is not None:
+            return group
+        if not isinstance(model, str) or not model:
+            raise ValidationError("must be a non-empty string", field="model")
+        if self._allow_direct:
+            return self._direct_group(model)
+        raise ValidationError(
+            f"{model!r} is not a model of this router (it has {', '.join(self._groups)}); "
+            "pass allow_direct=True to serve 'provider/model' directly",
+            field="model",
+        )
+
+    def _direct_group(self, model: str) -> Group:
+        group = self._direct.get(model)
+        if group is None:
+            try:
+                spec, provider, bare = check_deployment(model, "model")
+            except ValidationError as error:  # only the model string itself can be wrong here
+                message = error.message.removeprefix("model.model: ")
+                raise ValidationError(message, field="model") from None
+            target = self._target(spec, provider, bare, "model")  # a missing key raises as Client
+            target = self._targets.setdefault(target.id, target)
+            group = Group(model, (Member(target, 1.0),), Priority())
+            self._seal(group)
+            self._direct[model] = group
+        return group
+
+    def _target(self, spec: Deployment, provider: str, bare: str, where: str) -> Target:
+        """The client and id of one deployment, on the shared pool, with the router's defaults."""
+        limited = spec.rpm is not None or spec.tpm is not None
+        client = Client(
+            provider,
+            api_key=spec.api_key,
+            base_url=spec.base_url,
+            timeouts=spec.timeouts if spec.timeouts is not None else self.timeouts,
+            retry=spec.retry if spec.retry is not None else self.retry,
+            transport=self._transport,
+            breaker=self.breaker,
+            rate_limit=RateLimit(rpm=spec.rpm, tpm=spec.tpm) if limited else None,
+            max_concurrency=spec.max_concurrency,
+            max_queue=spec.max_queue,
+        )
+        adapter = client._adapter(provider)
+        return Target(
+            id=client.deployment_id(bare),
+            client=client,
+            adapter=adapter,
+            model=bare,
+            spec=spec,
+            timeouts=client.timeouts,
+            retry=client.retry,
+            where=where,
+        )
+
+    def _seal(self, group: Group) -> None:
+        hedge = self.hedge
+        if hedge is not None and hedge.percentile is not None:
+            group.chat_latencies, group.stream_latencies = Latencies(), Latencies()
+        group.seal(cost=self.strategy == "cost")
+
+    def _chat_request(
+        self,
+        group: Group,
+        messages: Iterable[Mapping[str, Any] | Message],
+        tools: Iterable[Mapping[str, Any] | Tool] | None,
+        params: dict[str, Any],
+        *,
+        stream: bool,
+    ) -> ChatRequest:
+        """The request, validated once for every candidate (each gets its own model name)."""
+        unknown = params.keys() - CHAT_PARAMS
+        if unknown:
+            raise ValidationError(
+                f"unknown parameter(s) {', '.join(sorted(unknown))}; provider-specific body "
+                "fields go in extra={...}",
+                field=sorted(unknown)[0],
+            )
+        model = group.members[0].target.model
+        return build_chat_request(model, messages, tools=tools, stream=stream, **params)
+
+    def _deadline(self, call_timeouts: Timeouts | None) -> float:
+        total = (call_timeouts or self.timeouts).total
+        return anyio.current_time() + total if total else math.inf
+
+    def _timeout(self, call_timeouts: Timeouts | None, plan: Plan) -> AdapterError:
+        return total_timeout((call_timeouts or self.timeouts).total, plan.errors)
+
+    def _order(self, group: Group, stream: bool, tokens: tuple[int, int]) -> Sequence[Member]:
+        """The group's members in the order to try them for this call."""
+        members = group.members
+        if len(members) == 1:
+            return members
+        order = group.strategy.order(
+            members, stream=stream, prompt_tokens=tokens[0], completion_tokens=tokens[1]
+        )
+        if not group.checked:
+            return order
+        total = tokens[0] + tokens[1]
+        return prefer_available(order, lambda m: _available(m.target, total))
+
+    def _order_alone(self, group: Group) -> Sequence[Member]:
+        return group.members
+
+    def _tokens(self, request: ChatRequest) -> tuple[int, int]:
+        """(prompt, completion) tokens the request is expected to use (the rate buckets' guess)."""
+        total = estimate_tokens(request)
+        output = request.max_tokens if request.max_tokens is not None else DEFAULT_OUTPUT_TOKENS
+        return total - output, output
+
+
+async def _nothing(_: object) -> None:
+    """A chat response that lost a race needs no closing."""
+
+
+async def _close(stream: ChatStream) -> None:
+    await stream.aclose()
+
+
+def _available(target: Target, tokens: int) -> bool:
+    """Whether a deployment would take a call now: breaker closed, its buckets not empty."""
+    breaker, limiter = target.breaker, target.limiter
+    if breaker is not None and not breaker.available(target.id):
+        return False
+    return limiter is None or limiter.delay(tokens) <= 0
