@@ -21,7 +21,7 @@ from .errors import AdapterError, StructuredOutputError, ValidationError
 from .hooks import Hooks, Observer, as_hooks
 from .pricing import Price
 from .providers.base import request_id
-from .registry import create_adapter, split_model
+from .registry import APIS, create_adapter, split_model
 from .resilience import (
     CircuitBreaker,
     ConcurrencyLimit,
@@ -54,9 +54,12 @@ class Client:
 
     ``Client("openai")`` talks to OpenAI (key from ``OPENAI_API_KEY``);
     ``Client()`` picks the provider per call from ``model="groq/llama-3.3-70b"``.
-    ``timeouts`` and ``retry`` set the defaults; every call may override
-    them. Use it as ``async with Client(...) as client:`` so its connections
-    are closed at the end.
+    ``api`` picks the provider's API: ``"chat"`` (the default: Chat
+    Completions for OpenAI, each provider's own chat API otherwise) or
+    ``"responses"`` (OpenAI's Responses API, for OpenAI and Azure).
+    ``timeouts``, ``retry`` and ``api`` set the defaults; every call may
+    override them. Use it as ``async with Client(...) as client:`` so its
+    connections are closed at the end.
 
     The gates in front of every attempt, each only when configured:
     ``max_concurrency`` (at most that many attempts in flight, ``max_queue``
@@ -93,7 +96,9 @@ class Client:
         hooks: Iterable[Hooks] | None = None,
         capture_content: bool = False,
         prices: Mapping[str, Price] | None = None,
+        api: str = "chat",
     ) -> None:
+        self._api = _api(api)
         self._provider = provider
         self._api_key = api_key
         self._base_url = base_url
@@ -105,7 +110,7 @@ class Client:
         self._proxy = proxy
         self._transport = transport
         self._owns_transport = transport is None
-        self._adapters: dict[str, Adapter] = {}
+        self._adapters: dict[tuple[str, str], Adapter] = {}
         self.breaker, self.rate_limiter, self.concurrency = _gate_settings(
             breaker, rate_limit, max_concurrency, max_queue
         )
@@ -117,7 +122,7 @@ class Client:
         self.prices = _prices(prices)
         self._priced = bool(self.prices) or catalog.available()  # else no cost is looked up
         if provider is not None:
-            self._adapter(provider)  # fail fast: unknown provider or missing key
+            self._adapter(provider, self._api)  # fail fast: unknown provider or API, no key
 
     def __repr__(self) -> str:
         return f"Client(provider={self._provider!r})"
@@ -157,6 +162,7 @@ class Client:
         timeouts: Timeouts | float | None = None,
         retry: RetryPolicy | int | None = None,
         hooks: Iterable[Hooks] | None = None,
+        api: str | None = None,
         **params: Any,
     ) -> ChatResponse:
         """Send a chat request and return the whole answer.
@@ -167,9 +173,10 @@ class Client:
         ``reasoning``, ... and, as in openai-python, ``extra_body`` (alias
         ``extra``) for provider-specific body fields, ``extra_headers`` and
         ``extra_query`` for this call's headers and URL query parameters.
-        ``hooks`` are this call's, added to the client's.
+        ``hooks`` are this call's, added to the client's. ``api`` overrides the
+        client's (``"chat"`` or ``"responses"``).
         """
-        adapter, request = self._prepare(model, messages, tools, params, stream=False)
+        adapter, request = self._prepare(model, messages, tools, params, stream=False, api=api)
         observer = self._observe_chat("chat", request, hooks)
         return await self._chat(adapter, request, *self._limits(timeouts, retry), observer=observer)
 
@@ -182,6 +189,7 @@ class Client:
         timeouts: Timeouts | float | None = None,
         retry: RetryPolicy | int | None = None,
         hooks: Iterable[Hooks] | None = None,
+        api: str | None = None,
         **params: Any,
     ) -> ChatStream:
         """A streamed chat call: ``async with client.stream(...) as s: async for chunk in s``.
@@ -189,7 +197,7 @@ class Client:
         Takes the same arguments as ``chat``. Input errors raise here, before
         any I/O; the request is sent on entering the ``async with``.
         """
-        adapter, request = self._prepare(model, messages, tools, params, stream=True)
+        adapter, request = self._prepare(model, messages, tools, params, stream=True, api=api)
         observer = self._observe_chat("stream", request, hooks)
         return self._stream(adapter, request, *self._limits(timeouts, retry), observer=observer)
 
@@ -211,7 +219,7 @@ class Client:
 
         ``extra_body`` (alias ``extra``), ``extra_headers`` and ``extra_query`` as for ``chat``.
         """
-        adapter, bare = self._resolve(model)
+        adapter, bare = self._resolve(model, "chat")  # embeddings are the chat adapter's
         request = build_embed_request(
             bare,
             input,
@@ -428,6 +436,7 @@ class Client:
         params: dict[str, Any],
         *,
         stream: bool,
+        api: str | None = None,
     ) -> tuple[Adapter, ChatRequest]:
         unknown = params.keys() - CHAT_PARAMS
         if unknown:
@@ -436,7 +445,7 @@ class Client:
                 "fields go in extra_body={...}",
                 field=sorted(unknown)[0],
             )
-        adapter, bare = self._resolve(model)
+        adapter, bare = self._resolve(model, self._api if api is None else _api(api))
         request = build_chat_request(bare, messages, tools=tools, stream=stream, **params)
         return adapter, request  # adapter.encode() checks the provider's capabilities
 
@@ -446,11 +455,13 @@ class Client:
         """A call's deadlines and retry policy: its own overrides, else the client's."""
         return _timeouts(timeouts) or self.timeouts, _retry(retry) or self.retry
 
-    def _resolve(self, model: str) -> tuple[Adapter, str]:
+    def _resolve(self, model: str, api: str | None = None) -> tuple[Adapter, str]:
+        """The adapter for ``model`` (its provider prefix, or the client's) and the bare model."""
+        api = self._api if api is None else api
         if not isinstance(model, str) or not model:
             raise ValidationError("must be a non-empty string", field="model")
         if self._provider is not None:
-            return self._adapter(self._provider), model
+            return self._adapter(self._provider, api), model
         prefix, bare = split_model(model)
         if prefix is None:
             raise ValidationError(
@@ -458,10 +469,10 @@ class Client:
                 "'openai/gpt-4o'",
                 field="model",
             )
-        return self._adapter(prefix), bare
+        return self._adapter(prefix, api), bare
 
-    def _adapter(self, provider: str) -> Adapter:
-        adapter = self._adapters.get(provider)
+    def _adapter(self, provider: str, api: str = "chat") -> Adapter:
+        adapter = self._adapters.get((provider, api))
         if adapter is None:
             adapter = create_adapter(
                 provider,
@@ -470,8 +481,9 @@ class Client:
                 headers=self._headers,
                 options=self._options,
                 env=self._env,
+                api=api,
             )
-            self._adapters[provider] = adapter
+            self._adapters[provider, api] = adapter
         return adapter
 
 
@@ -494,6 +506,15 @@ def _parsed(request: ChatRequest, response: ChatResponse) -> ChatResponse:
             provider=response.provider,
         ) from None
     return response
+
+
+def _api(value: Any) -> str:
+    """A checked ``api=`` value; whether the provider serves it is the registry's to say."""
+    if not isinstance(value, str) or value not in APIS:
+        raise ValidationError(
+            f"must be one of {', '.join(map(repr, APIS))}, got {value!r}", field="api"
+        )
+    return value
 
 
 def _gate_settings(

@@ -97,15 +97,20 @@ ContentPart = TextPart | ImagePart | AudioPart | FilePart
 class ToolCall(msgspec.Struct, frozen=True):
     """A complete tool call: ``arguments`` is the JSON text of the arguments.
 
-    ``signature`` is the opaque thought signature the provider attached to
-    this very call (Gemini's ``thoughtSignature`` on its ``functionCall``
-    part), sent back on the same call.
+    ``id`` is what the tool result answers. ``signature`` is the opaque thought
+    signature the provider attached to this very call (Gemini's
+    ``thoughtSignature`` on its ``functionCall`` part), sent back on the same
+    call. ``item_id`` is the provider's own id for the call item where it has a
+    second one (OpenAI Responses ``fc_...`` beside the ``call_...`` id): the call
+    goes back under it next to the reasoning item it belongs to, which the
+    provider pairs by that id.
     """
 
     id: str
     name: str
     arguments: str
     signature: str | None = None
+    item_id: str | None = None
 
 
 class ToolCallDelta(msgspec.Struct, gc=False, kw_only=True):
@@ -116,6 +121,7 @@ class ToolCallDelta(msgspec.Struct, gc=False, kw_only=True):
     name: str | None = None
     arguments: str = ""
     signature: str | None = None
+    item_id: str | None = None
 
 
 class ReasoningItem(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
