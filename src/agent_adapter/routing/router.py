@@ -35,6 +35,7 @@ from ..resilience import (
 from ..resilience.ratelimit import DEFAULT_OUTPUT_TOKENS
 from ..transport import Transport
 from ..validation import CHAT_PARAMS, build_chat_request, build_embed_request
+from .candidate import chat_on, stream_on
 from .deployment import (
     Deployment,
     Group,
@@ -227,8 +228,15 @@ class Router:
         single = group.single
         if single is not None:  # one deployment, no fallbacks: nothing to order, plan or race
             try:
-                return await self._chat_on(
-                    single, request, call_timeouts, call_retry, deadline, None, observer
+                return await chat_on(
+                    single,
+                    request,
+                    call_timeouts,
+                    call_retry,
+                    deadline,
+                    None,
+                    observer,
+                    timed=self._timed,
                 )
             except AdapterError as error:
                 plan = Plan(group, self._order_alone, (single,))
@@ -245,8 +253,15 @@ class Router:
         ring = group.chat_latencies
 
         async def attempt(member: Member) -> ChatResponse:
-            return await self._chat_on(
-                member, request, call_timeouts, call_retry, deadline, ring, observer
+            return await chat_on(
+                member,
+                request,
+                call_timeouts,
+                call_retry,
+                deadline,
+                ring,
+                observer,
+                timed=self._timed,
             )
 
         if self.hedge is not None:
@@ -294,7 +309,7 @@ class Router:
             ring = group.stream_latencies
 
             async def attempt(member: Member) -> ChatStream:
-                return await self._stream_on(
+                return await stream_on(
                     member, request, call_timeouts, call_retry, deadline, ring, observer
                 )
 
@@ -397,95 +412,6 @@ class Router:
         from ..batch import run_batch
 
         return await run_batch(self, requests, concurrency=concurrency, on_progress=on_progress)
-
-    # -- one candidate ---------------------------------------------------------
-
-    async def _chat_on(
-        self,
-        member: Member,
-        request: ChatRequest,
-        call_timeouts: Timeouts | None,
-        call_retry: RetryPolicy | None,
-        deadline: float,
-        ring: Latencies | None,
-        observer: Observer | None = None,
-    ) -> ChatResponse:
-        """One deployment's chat call (its own retries included), counted and timed."""
-        target = member.target
-        if request.model != target.model:
-            request = _replace(request, model=target.model)
-        if observer is not None:
-            observer.candidate(target.id)
-        stats = target.stats
-        stats.in_flight += 1
-        timed = self._timed or ring is not None  # two clock reads only when someone reads them
-        began = anyio.current_time() if timed else 0.0
-        try:
-            response = await target.client._chat(
-                target.adapter,
-                request,
-                call_timeouts or target.timeouts,
-                call_retry or target.retry,
-                deadline=deadline,
-                observer=observer,
-                price=target.price,
-            )
-        except AdapterError:
-            stats.failed(stream=False)
-            raise
-        finally:
-            stats.in_flight -= 1
-        if timed:
-            seconds = anyio.current_time() - began
-            stats.record(seconds, stream=False)
-            if ring is not None:
-                ring.add(seconds)
-        response.deployment = target.id
-        if response.model is None:
-            response.model = target.model
-        return response
-
-    async def _stream_on(
-        self,
-        member: Member,
-        request: ChatRequest,
-        call_timeouts: Timeouts | None,
-        call_retry: RetryPolicy | None,
-        deadline: float,
-        ring: Latencies | None,
-        observer: Observer | None = None,
-    ) -> ChatStream:
-        """One deployment's stream, entered: returns once its first content arrived."""
-        target = member.target
-        if request.model != target.model:
-            request = _replace(request, model=target.model)
-        if observer is not None:
-            observer.candidate(target.id)
-        stats = target.stats
-        began = anyio.current_time()
-        stream = target.client._stream(
-            target.adapter,
-            request,
-            call_timeouts or target.timeouts,
-            call_retry or target.retry,
-            start=began,
-            deadline=deadline,
-            observer=observer,
-            price=target.price,
-        )
-        stats.in_flight += 1
-        stream._call.on_end(stats.leave)  # in flight until the stream ends, however it ends
-        try:
-            await stream.__aenter__()
-        except AdapterError:
-            stats.failed(stream=True)
-            raise
-        ttft = stream.ttft
-        seconds = ttft if ttft is not None else anyio.current_time() - began
-        stats.record(seconds, stream=True)
-        if ring is not None:
-            ring.add(seconds)
-        return stream
 
     # -- plumbing ------------------------------------------------------------
 
