@@ -313,6 +313,8 @@ class Client:
         call = self._call("stream", adapter, adapter.build(request), timeouts, retry, request)
         call.start, call.deadline, call.observer = start, deadline, observer
         priced = self._priced or price is not None
+        if not priced and request.response_format is None:  # nothing to add at the end
+            return ChatStream(call, transport=self.transport, request=request)
 
         def finish(response: ChatResponse) -> ChatResponse:
             if priced:

@@ -156,8 +156,8 @@ class Call:
         self.observer: Observer | None = None
         self.result: object = None
         self._ended = False
-        self._on_end: list[Callable[[Call], None]] = []
-        self._permits: list[Permit] = []
+        self._on_end: list[Callable[[Call], None]] | None = None  # made on first use:
+        self._permits: list[Permit] | None = None  # most calls have neither
 
     @property
     def provider(self) -> str:
@@ -166,6 +166,8 @@ class Call:
 
     def on_end(self, callback: Callable[[Call], None]) -> None:
         """Run ``callback(call)`` once when the call ends (synchronous, must not block)."""
+        if self._on_end is None:
+            self._on_end = []
         self._on_end.append(callback)
 
     def end(self, outcome: Outcome, error: BaseException | None = None) -> None:
@@ -183,9 +185,10 @@ class Call:
             self.settle(error)
         if self.start is None:
             return
-        callbacks, self._on_end = self._on_end, []
-        for callback in callbacks:
-            callback(self)
+        callbacks, self._on_end = self._on_end, None
+        if callbacks is not None:
+            for callback in callbacks:
+                callback(self)
         if self.observer is not None:
             self.observer.ended(self)
 
@@ -197,9 +200,10 @@ class Call:
         """
         began = time.perf_counter()
         try:
+            permits = self._permits = []
             for gate in self.gates:
                 try:
-                    self._permits.append(await gate.enter(self))
+                    permits.append(await gate.enter(self))
                 except BaseException as exc:
                     self.settle(exc)
                     raise
@@ -218,14 +222,15 @@ class Call:
 
     def response_head(self, status: int, headers: Headers) -> None:
         """Tell the permits that the response head arrived."""
-        for permit in self._permits:
+        for permit in self._permits or ():
             permit.head(status, headers)
 
     def settle(self, error: BaseException | None) -> None:
         """Settle the current attempt's permits, last gate first."""
-        permits, self._permits = self._permits, []
-        for permit in reversed(permits):
-            permit.settle(self, error)
+        permits, self._permits = self._permits, None
+        if permits is not None:
+            for permit in reversed(permits):
+                permit.settle(self, error)
 
     @property
     def ended(self) -> bool:

@@ -107,7 +107,7 @@ class ChatStream:
     ) -> None:
         self._call = call
         self._transport = transport
-        self._request = request
+        self._request: ChatRequest | None = request
         self._postprocess = postprocess  # the complete response -> what the caller gets
         self._state = StreamState.NEW
         self._acc = Accumulator()
@@ -229,7 +229,8 @@ class ChatStream:
         except BaseException as exc:
             await self._end(outcome_of(exc), exc)
             raise
-        self._call.http = None  # content reached the caller: no retry will resend the body
+        self._call.http = None  # content reached the caller: no retry will resend the body,
+        self._request = None  # nor decode another attempt: both may be freed now
         if self._state is StreamState.OPENING:
             self._state = StreamState.STREAMING
 
@@ -240,12 +241,7 @@ class ChatStream:
         adapter = call.adapter
         try:
             assert call.http is not None
-            with anyio.CancelScope() as scope:
-                self._wait_scope = scope
-                try:
-                    self._resp = resp = await self._transport.send(call.http, call.timeouts)
-                finally:
-                    self._wait_scope = None
+            self._resp = resp = await self._transport.send(call.http, call.timeouts)
             call.timed(resp)
             if self._closing:
                 await self._end("cancelled")
@@ -256,6 +252,7 @@ class ChatStream:
             if not 200 <= resp.status < 300:
                 body = await self._read_error_body(resp)
                 raise adapter.error(resp.status, resp.headers, body)
+            assert self._request is not None
             self._decoder = adapter.stream_decoder(self._request)
             await self._pull(until_content=True)
         except AdapterError:
