@@ -16,6 +16,7 @@ _MODULES = {
     "batch": ("BatchProgress", "run_batch"),
     "client": ("Client",),
     "config": ("DeploymentConfig", "RouterConfig", "load_config"),
+    "hooks": ("CallInfo", "Hooks"),
     "stream": ("ChatStream",),
     "sync": ("SyncClient",),
     "resilience": ("CircuitBreaker", "MemoryStore", "RateLimit", "RetryPolicy", "Timeouts"),
@@ -25,8 +26,8 @@ _MODULES = {
     "routing.hedge": ("Hedge",),
     "types": (
         "AudioPart", "CacheControl", "ChatRequest", "ChatResponse", "EmbedResponse", "FilePart",
-        "ImagePart", "Message", "ReasoningItem", "StreamChunk", "TextPart", "Tool", "ToolCall",
-        "ToolCallDelta", "Usage",
+        "ImagePart", "Message", "Metrics", "ReasoningItem", "StreamChunk", "TextPart", "Tool",
+        "ToolCall", "ToolCallDelta", "Usage",
     ),
     "errors": (
         "APIConnectionError", "AdapterError", "AllProvidersFailedError", "AuthenticationError",
@@ -66,6 +67,7 @@ if TYPE_CHECKING:
         TimeoutError as TimeoutError,
         ValidationError as ValidationError,
     )
+    from .hooks import CallInfo as CallInfo, Hooks as Hooks
     from .pricing import Price as Price
     from .resilience import (
         CircuitBreaker as CircuitBreaker,
@@ -88,6 +90,7 @@ if TYPE_CHECKING:
         FilePart as FilePart,
         ImagePart as ImagePart,
         Message as Message,
+        Metrics as Metrics,
         ReasoningItem as ReasoningItem,
         StreamChunk as StreamChunk,
         TextPart as TextPart,
@@ -99,6 +102,8 @@ if TYPE_CHECKING:
 
 
 def __getattr__(name: str) -> Any:
+    if name == "otel":  # aa.otel.OpenTelemetryHooks: imports opentelemetry, so only on use
+        return import_module(".otel", __name__)
     module = _EXPORTS.get(name)
     if module is None:
         raise AttributeError(f"module 'agent_adapter' has no attribute {name!r}")

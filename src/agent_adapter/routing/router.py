@@ -23,6 +23,7 @@ import msgspec
 
 from ..client import Client, _retry, _timeouts
 from ..errors import AdapterError, ValidationError
+from ..hooks import Hooks, as_hooks
 from ..registry import create_adapter
 from ..resilience import (
     CircuitBreaker,
@@ -37,6 +38,7 @@ from ..resilience import (
 from ..resilience.ratelimit import DEFAULT_OUTPUT_TOKENS
 from ..transport import Transport
 from ..validation import CHAT_PARAMS, build_chat_request, build_embed_request
+from .candidate import chat_on, stream_on
 from .deployment import (
     Deployment,
     Group,
@@ -48,6 +50,7 @@ from .deployment import (
 )
 from .fallback import Plan, exhausted, past, total_timeout
 from .hedge import Hedge, Latencies, race
+from .observed import adopting, fell_back, finishing, observe
 from .strategies import Priority, make_strategy, prefer_available
 from .stream import RoutedStream
 
@@ -55,8 +58,9 @@ if TYPE_CHECKING:
     from types import TracebackType
 
     from ..batch import BatchProgress
+    from ..hooks import Observer
     from ..stream import ChatStream
-    from ..types import ChatRequest, ChatResponse, EmbedResponse, Message, Tool
+    from ..types import ChatRequest, ChatResponse, EmbedRequest, EmbedResponse, Message, Tool
 
 __all__ = ["Deployment", "Router"]
 
@@ -89,10 +93,12 @@ class Router:
     ``timeouts``/``retry`` are the defaults of every deployment (each retry
     loop is one deployment's; ``timeouts.total`` bounds the whole routed
     call). ``allow_direct`` serves a ``"provider/model"`` that names no group
-    directly. ``store`` (an ``aa.RedisStore`` to share them between
-    processes) holds the breaker's state and each deployment's buckets and
-    concurrency counter, keyed by deployment id. Use
-    ``async with aa.Router(...) as router:``.
+    directly. ``hooks`` (``aa.Hooks``) see each routed call once, however
+    many deployments it tried (``on_fallback`` between them), with content
+    only when ``capture_content=True``. ``store`` (an ``aa.RedisStore`` to
+    share them between processes) holds the breaker's state and each
+    deployment's buckets and concurrency counter, keyed by deployment id.
+    Use ``async with aa.Router(...) as router:``.
     """
 
     @classmethod
@@ -122,8 +128,12 @@ class Router:
         allow_direct: bool = False,
         seed: int | None = None,
         transport: Transport | None = None,
+        hooks: Iterable[Hooks] | None = None,
+        capture_content: bool = False,
         store: Store | None = None,
     ) -> None:
+        self.hooks = as_hooks(hooks)
+        self.capture_content = bool(capture_content)
         rng = random.Random(seed)
         make_strategy(strategy, rng)  # an unknown name fails before anything is built
         if isinstance(breaker, _Default):
@@ -198,21 +208,43 @@ class Router:
         tools: Iterable[Mapping[str, Any] | Tool] | None = None,
         timeouts: Timeouts | float | None = None,
         retry: RetryPolicy | int | None = None,
+        hooks: Iterable[Hooks] | None = None,
         **params: Any,
     ) -> ChatResponse:
         """``Client.chat`` over the deployments of ``model`` (a model name of this router).
 
-        ``timeouts``/``retry`` given here replace every deployment's for this call.
+        ``timeouts``/``retry`` given here replace every deployment's for this call;
+        ``hooks`` are added to the router's.
         """
         group = self._group(model)
         request = self._chat_request(group, messages, tools, params, stream=False)
         call_timeouts, call_retry = _timeouts(timeouts), _retry(retry)
+        observer = observe(self, "chat", request, hooks)
+        routed = self._route_chat(group, request, call_timeouts, call_retry, observer)
+        return await (routed if observer is None else finishing(observer, routed))
+
+    async def _route_chat(
+        self,
+        group: Group,
+        request: ChatRequest,
+        call_timeouts: Timeouts | None,
+        call_retry: RetryPolicy | None,
+        observer: Observer | None,
+    ) -> ChatResponse:
+        """The candidates of one routed chat call, in turn or raced."""
         deadline = self._deadline(call_timeouts)
         single = group.single
         if single is not None:  # one deployment, no fallbacks: nothing to order, plan or race
             try:
-                return await self._chat_on(
-                    single, request, call_timeouts, call_retry, deadline, None
+                return await chat_on(
+                    single,
+                    request,
+                    call_timeouts,
+                    call_retry,
+                    deadline,
+                    None,
+                    observer,
+                    timed=self._timed,
                 )
             except AdapterError as error:
                 plan = Plan(group, self._order_alone, (single,))
@@ -229,12 +261,23 @@ class Router:
         ring = group.chat_latencies
 
         async def attempt(member: Member) -> ChatResponse:
-            return await self._chat_on(member, request, call_timeouts, call_retry, deadline, ring)
+            return await chat_on(
+                member,
+                request,
+                call_timeouts,
+                call_retry,
+                deadline,
+                ring,
+                observer,
+                timed=self._timed,
+            )
 
         if self.hedge is not None:
             won = await self._hedged(plan, attempt, _nothing, deadline, ring, call_timeouts)
             return won[1]
         while (member := plan.next()) is not None:
+            if plan.errors:
+                fell_back(observer, plan.errors[-1], member)
             try:
                 return await attempt(member)
             except AdapterError as error:
@@ -252,6 +295,7 @@ class Router:
         tools: Iterable[Mapping[str, Any] | Tool] | None = None,
         timeouts: Timeouts | float | None = None,
         retry: RetryPolicy | int | None = None,
+        hooks: Iterable[Hooks] | None = None,
         **params: Any,
     ) -> RoutedStream:
         """``Client.stream`` over the deployments of ``model``; falls back until first content.
@@ -262,6 +306,7 @@ class Router:
         group = self._group(model)
         request = self._chat_request(group, messages, tools, params, stream=True)
         call_timeouts, call_retry = _timeouts(timeouts), _retry(retry)
+        observer = observe(self, "stream", request, hooks)
 
         async def open_stream() -> tuple[Member, ChatStream]:
             deadline = self._deadline(call_timeouts)
@@ -272,13 +317,15 @@ class Router:
             ring = group.stream_latencies
 
             async def attempt(member: Member) -> ChatStream:
-                return await self._stream_on(
-                    member, request, call_timeouts, call_retry, deadline, ring
+                return await stream_on(
+                    member, request, call_timeouts, call_retry, deadline, ring, observer
                 )
 
             if self.hedge is not None and group.single is None:
                 return await self._hedged(plan, attempt, _close, deadline, ring, call_timeouts)
             while (member := plan.next()) is not None:
+                if plan.errors:
+                    fell_back(observer, plan.errors[-1], member)
                 try:
                     return member, await attempt(member)
                 except AdapterError as error:
@@ -288,7 +335,7 @@ class Router:
                         raise self._timeout(call_timeouts, plan) from error
             raise exhausted(plan.errors) from plan.errors[-1]
 
-        return RoutedStream(open_stream)
+        return RoutedStream(open_stream if observer is None else adopting(observer, open_stream))
 
     async def embed(
         self,
@@ -299,6 +346,7 @@ class Router:
         timeouts: Timeouts | float | None = None,
         retry: RetryPolicy | int | None = None,
         extra: Mapping[str, Any] | None = None,
+        hooks: Iterable[Hooks] | None = None,
     ) -> EmbedResponse:
         """``Client.embed`` over the deployments of ``model`` that serve the same model name.
 
@@ -314,6 +362,19 @@ class Router:
             group.members[0].target.model, input, dimensions=dimensions, extra=extra
         )
         call_timeouts, call_retry = _timeouts(timeouts), _retry(retry)
+        observer = observe(self, "embed", request, hooks)
+        routed = self._route_embed(group, request, call_timeouts, call_retry, observer)
+        return await (routed if observer is None else finishing(observer, routed))
+
+    async def _route_embed(
+        self,
+        group: Group,
+        request: EmbedRequest,
+        call_timeouts: Timeouts | None,
+        call_retry: RetryPolicy | None,
+        observer: Observer | None,
+    ) -> EmbedResponse:
+        """The candidates of one routed embeddings call, in turn."""
         deadline = self._deadline(call_timeouts)
         tokens = (estimate_embed_tokens(request), 0) if group.needs_tokens else _NO_TOKENS
         order = [m for m in self._order(group, False, tokens) if m.target.embeds]
@@ -321,9 +382,13 @@ class Router:
         first = order[0].target.model
         plan.accept = lambda m: m.target.embeds and m.target.model == first
         while (member := plan.next()) is not None:
+            if plan.errors:
+                fell_back(observer, plan.errors[-1], member)
             target = member.target
             if request.model != target.model:
                 request = _replace(request, model=target.model)
+            if observer is not None:
+                observer.candidate(target.id)
             try:
                 result = await target.client._embed(
                     target.adapter,
@@ -331,6 +396,8 @@ class Router:
                     call_timeouts or target.timeouts,
                     call_retry or target.retry,
                     deadline=deadline,
+                    observer=observer,
+                    price=target.price,
                 )
             except AdapterError as error:
                 if not plan.failed(member, error):
@@ -353,85 +420,6 @@ class Router:
         from ..batch import run_batch
 
         return await run_batch(self, requests, concurrency=concurrency, on_progress=on_progress)
-
-    # -- one candidate ---------------------------------------------------------
-
-    async def _chat_on(
-        self,
-        member: Member,
-        request: ChatRequest,
-        call_timeouts: Timeouts | None,
-        call_retry: RetryPolicy | None,
-        deadline: float,
-        ring: Latencies | None,
-    ) -> ChatResponse:
-        """One deployment's chat call (its own retries included), counted and timed."""
-        target = member.target
-        if request.model != target.model:
-            request = _replace(request, model=target.model)
-        stats = target.stats
-        stats.in_flight += 1
-        timed = self._timed or ring is not None  # two clock reads only when someone reads them
-        began = anyio.current_time() if timed else 0.0
-        try:
-            response = await target.client._chat(
-                target.adapter,
-                request,
-                call_timeouts or target.timeouts,
-                call_retry or target.retry,
-                deadline=deadline,
-            )
-        except AdapterError:
-            stats.failed(stream=False)
-            raise
-        finally:
-            stats.in_flight -= 1
-        if timed:
-            seconds = anyio.current_time() - began
-            stats.record(seconds, stream=False)
-            if ring is not None:
-                ring.add(seconds)
-        response.deployment = target.id
-        if response.model is None:
-            response.model = target.model
-        return response
-
-    async def _stream_on(
-        self,
-        member: Member,
-        request: ChatRequest,
-        call_timeouts: Timeouts | None,
-        call_retry: RetryPolicy | None,
-        deadline: float,
-        ring: Latencies | None,
-    ) -> ChatStream:
-        """One deployment's stream, entered: returns once its first content arrived."""
-        target = member.target
-        if request.model != target.model:
-            request = _replace(request, model=target.model)
-        stats = target.stats
-        began = anyio.current_time()
-        stream = target.client._stream(
-            target.adapter,
-            request,
-            call_timeouts or target.timeouts,
-            call_retry or target.retry,
-            start=began,
-            deadline=deadline,
-        )
-        stats.in_flight += 1
-        stream._call.on_end(stats.leave)  # in flight until the stream ends, however it ends
-        try:
-            await stream.__aenter__()
-        except AdapterError:
-            stats.failed(stream=True)
-            raise
-        ttft = stream.ttft
-        seconds = ttft if ttft is not None else anyio.current_time() - began
-        stats.record(seconds, stream=True)
-        if ring is not None:
-            ring.add(seconds)
-        return stream
 
     # -- plumbing ------------------------------------------------------------
 

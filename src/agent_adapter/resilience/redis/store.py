@@ -13,7 +13,6 @@ for what is shared, what is eventually consistent and what an outage does.
 from __future__ import annotations
 
 import itertools
-import logging
 import math
 import os
 import re
@@ -25,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 import anyio
 import msgspec
 
+from ..._log import logger
 from ...errors import ValidationError
 from ..state import MemoryStore, add_watcher, wake_watchers
 from . import link
@@ -39,8 +39,6 @@ if TYPE_CHECKING:
     from coredis.commands import Script
 
 __all__ = ["RedisStore"]
-
-logger = logging.getLogger("agent_adapter")
 
 MAX_QUEUE = 10_000
 """Writes waiting for Redis before the store calls it too slow and falls back to local state."""
@@ -268,6 +266,7 @@ class RedisStore:
                 "are per process until it is back",
                 self,
                 _describe(self._last_error),
+                extra={"error_type": type(self._last_error).__name__},
             )
 
     # -- round trips ---------------------------------------------------------------------
