@@ -86,7 +86,9 @@ class Router:
     ``timeouts``/``retry`` are the defaults of every deployment (each retry
     loop is one deployment's; ``timeouts.total`` bounds the whole routed
     call). ``allow_direct`` serves a ``"provider/model"`` that names no group
-    directly. Use ``async with aa.Router(...) as router:``.
+    directly; with it ``models`` may be empty (a router of direct models only,
+    as the gateway runs without a config file). Use ``async with aa.Router(...)
+    as router:``.
     """
 
     @classmethod
@@ -137,8 +139,10 @@ class Router:
         self._owns_transport = transport is None
         self._transport = transport if transport is not None else Transport()
         self._targets: dict[str, Target] = {}
-        groups = build_groups(
-            models, lambda: make_strategy(strategy, rng), self._target, self._targets
+        groups = (
+            build_groups(models, lambda: make_strategy(strategy, rng), self._target, self._targets)
+            if models or not allow_direct
+            else {}
         )
         for label, value, attr in (
             ("fallbacks", fallbacks, "fallbacks"),
@@ -174,6 +178,11 @@ class Router:
         """Close every pooled connection (of every deployment: they share one pool)."""
         if self._owns_transport:
             await self._transport.aclose()
+
+    @property
+    def deployment_ids(self) -> tuple[str, ...]:
+        """Every deployment this router knows: its groups' and the direct ones used so far."""
+        return tuple(self._targets)
 
     @property
     def transport(self) -> Transport:
