@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import hashlib
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 import agent_adapter as aa
-from agent_adapter.gateway import key_hash, new_key, read_settings
+from agent_adapter.gateway import create_app, key_hash, new_key, read_settings
 from agent_adapter.gateway.auth import KeyRing, bearer
 from agent_adapter.gateway.limits import KeyLimits, Refused, Ticket
 from agent_adapter.gateway.settings import DEFAULT_MAX_BODY_BYTES, KeySettings
@@ -116,3 +117,10 @@ async def test_key_limits_refuse_with_retry_after() -> None:
     assert "rate limit of key 'a'" in limited.value.message
     assert limited.value.retry_after >= 1
     assert limits.streams is not None and limits.streams.in_flight == 0  # given back
+
+
+def test_gateway_table_errors_from_a_file(tmp_path: Path) -> None:
+    path = tmp_path / "gateway.toml"
+    path.write_text('[models]\nsmart = ["openai/gpt-4o"]\n[gateway.keys.a]\nhash = "sha256:00"\n')
+    with pytest.raises(aa.ValidationError, match=r"^gateway\.keys\.a\.hash: must be"):
+        create_app(path, env={"OPENAI_API_KEY": "sk-x"})
