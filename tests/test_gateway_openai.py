@@ -312,3 +312,15 @@ async def test_stream_failing_after_content_ends_with_an_error_event(
                 seen.append(c.choices[0].delta.content if c.choices else None)
         assert "partial" in seen
         assert failed.value.type in ("api_connection_error", "stream_error")
+
+
+async def test_tpm_counts_the_estimate_then_the_usage(tmp_path: Path, anyio_backend: str) -> None:
+    keys = {"team-a": {"key": KEY, "tpm": 300}}
+    async with gateway(tmp_path, anyio_backend, keys=keys) as (client, up, _):
+        for _ in range(4):  # ~110 tokens reserved each; the real usage (~10) is what stays taken
+            await client.chat.completions.create(model="smart", messages=USER, max_tokens=100)
+        with pytest.raises(openai.RateLimitError) as limited:  # more than a minute's tokens
+            await client.chat.completions.create(model="smart", messages=USER, max_tokens=400)
+        assert "rate limit of key 'team-a'" in limited.value.message
+        assert int(limited.value.response.headers["retry-after"]) >= 1
+        assert len(up.requests) == 4

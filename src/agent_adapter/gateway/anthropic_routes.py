@@ -18,10 +18,10 @@ from ..resilience import estimate_tokens
 from ..resilience.ratelimit import DEFAULT_OUTPUT_TOKENS
 from .anthropic_format import EventEncoder, message_object, messages_params
 from .http import Problem
-from .limits import Ticket
 from .relay import guarded, relay
 
 if TYPE_CHECKING:
+    from ..types import ChatResponse
     from .app import Gateway
     from .http import Exchange
     from .settings import KeySettings
@@ -39,17 +39,21 @@ async def messages(gateway: Gateway, exchange: Exchange, key: KeySettings | None
         raise Problem(400, "stream: must be true or false", param="stream")
     params = messages_params(body)
     model = gateway.check_model(params.pop("model"), key)
-    request = gateway.chat_request(model, params)
-    ticket = Ticket(estimate_tokens(request) if gateway.wants_tokens(key) else 0)
+    ticket = gateway.ticket(key, model, params)
     await gateway.admit(key, ticket, stream=bool(stream))
+
+    async def answer() -> ChatResponse:
+        response = await gateway.router.chat(model=model, **params)
+        await exchange.respond(200, _json(message_object(response, model=model)))
+        return response
+
     error: BaseException | None = None
     try:
         if stream:
             routed = gateway.router.stream(model=model, **params)
             response = await relay(exchange, routed, EventEncoder(model=model), gateway.problem)
         else:
-            response = await guarded(exchange, lambda: gateway.router.chat(model=model, **params))
-            await exchange.respond(200, _json(message_object(response, model=model)))
+            response = await guarded(exchange, answer)
         ticket.usage = response.usage
     except BaseException as exc:
         error = exc

@@ -22,6 +22,7 @@ import msgspec
 
 from ..errors import AdapterError
 from ..registry import PROVIDERS, split_model
+from ..resilience import estimate_tokens
 from ..validation import build_chat_request
 from . import anthropic_routes, errors, openai_routes
 from .auth import KeyRing, bearer
@@ -318,6 +319,18 @@ class Gateway:
         else:
             params.pop("tools", None)
         return request
+
+    def ticket(self, key: KeySettings | None, model: str, params: dict[str, Any]) -> Ticket:
+        """The request's ticket for ``key``'s gates, its tokens estimated when a gate counts them.
+
+        A key with rpm/tpm gets its request validated here, before the gates,
+        so a bad request costs it no quota (``chat_request``); without one the
+        Router's own validation is the only one.
+        """
+        if key is None or self._limits[key.name].rate is None:
+            return Ticket()
+        request = self.chat_request(model, params)
+        return Ticket(estimate_tokens(request) if self.wants_tokens(key) else 0)
 
     async def admit(self, key: KeySettings | None, ticket: Ticket, *, stream: bool) -> None:
         """Pass ``key``'s gates (rpm, tpm, max_streams) or answer 429 with Retry-After."""

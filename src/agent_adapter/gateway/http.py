@@ -91,6 +91,7 @@ class Exchange:
         "disconnected",
         "done",
         "headers",
+        "heard_end",
         "method",
         "path",
         "protocol",
@@ -111,6 +112,7 @@ class Exchange:
         self.started = False
         self.done = False
         self.disconnected = False
+        self.heard_end = False  # the watcher saw http.disconnect (and has returned)
 
     def header(self, name: bytes) -> bytes | None:
         """The value of header ``name`` (lower case), the first if repeated."""
@@ -159,12 +161,19 @@ class Exchange:
         )
 
     async def watch(self, scope: anyio.CancelScope) -> None:
-        """Cancel ``scope`` when the client disconnects (run beside the upstream call)."""
+        """Cancel ``scope`` when the client disconnects (run beside the upstream call).
+
+        A disconnect after the answer is complete is just the exchange's end
+        (hypercorn reports one as soon as the last byte is sent): the watcher
+        then returns without cancelling anything.
+        """
         while True:
             message = await self.receive()
             if message["type"] == "http.disconnect":
-                self.disconnected = True
-                scope.cancel()
+                self.heard_end = True
+                if not self.done:
+                    self.disconnected = True
+                    scope.cancel()
                 return
 
     # -- the answer -----------------------------------------------------------------

@@ -15,13 +15,14 @@ from typing import TYPE_CHECKING, Any
 import msgspec
 
 from ..openai_format import BODY_FIELDS, ChunkEncoder, chat_completion, chat_params, embedding_list
-from ..resilience import estimate_embed_tokens, estimate_tokens
+from ..resilience import estimate_embed_tokens
 from ..validation import build_embed_request
 from .http import Problem
 from .limits import Ticket
 from .relay import guarded, relay
 
 if TYPE_CHECKING:
+    from ..types import ChatResponse, EmbedResponse
     from .app import Gateway
     from .http import Exchange
     from .settings import KeySettings
@@ -45,9 +46,14 @@ async def chat(gateway: Gateway, exchange: Exchange, key: KeySettings | None) ->
         where="",
     )
     model = gateway.check_model(params.pop("model"), key)
-    request = gateway.chat_request(model, params)
-    ticket = Ticket(estimate_tokens(request) if gateway.wants_tokens(key) else 0)
+    ticket = gateway.ticket(key, model, params)
     await gateway.admit(key, ticket, stream=bool(stream))
+
+    async def answer() -> ChatResponse:
+        response = await gateway.router.chat(model=model, **params)
+        await exchange.respond(200, _json(chat_completion(response, model=model)))
+        return response
+
     error: BaseException | None = None
     try:
         if stream:
@@ -55,8 +61,7 @@ async def chat(gateway: Gateway, exchange: Exchange, key: KeySettings | None) ->
             routed = gateway.router.stream(model=model, **params)
             response = await relay(exchange, routed, encoder, gateway.problem)
         else:
-            response = await guarded(exchange, lambda: gateway.router.chat(model=model, **params))
-            await exchange.respond(200, _json(chat_completion(response, model=model)))
+            response = await guarded(exchange, answer)
         ticket.usage = response.usage
     except BaseException as exc:
         error = exc
@@ -85,18 +90,19 @@ async def embeddings(gateway: Gateway, exchange: Exchange, key: KeySettings | No
     request = build_embed_request(model, body["input"], dimensions=body.get("dimensions"))
     ticket = Ticket(estimate_embed_tokens(request) if gateway.wants_tokens(key) else 0)
     await gateway.admit(key, ticket, stream=False)
+
+    async def answer() -> EmbedResponse:
+        response = await gateway.router.embed(
+            model=model, input=request.input, dimensions=request.dimensions
+        )
+        listed = embedding_list(response, model=model, encoding_format=fmt)
+        await exchange.respond(200, _json(listed))
+        return response
+
     error: BaseException | None = None
     try:
-        response = await guarded(
-            exchange,
-            lambda: gateway.router.embed(
-                model=model, input=request.input, dimensions=request.dimensions
-            ),
-        )
+        response = await guarded(exchange, answer)
         ticket.usage = response.usage
-        await exchange.respond(
-            200, _json(embedding_list(response, model=model, encoding_format=fmt))
-        )
     except BaseException as exc:
         error = exc
         raise

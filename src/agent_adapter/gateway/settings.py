@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Collection, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import ValidationError
@@ -63,7 +63,7 @@ class KeySettings:
     """
 
     name: str
-    digest: bytes
+    digest: bytes = field(repr=False)
     models: tuple[str, ...] | None = None
     rpm: int | None = None
     tpm: int | None = None
