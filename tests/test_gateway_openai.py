@@ -9,6 +9,7 @@ our statuses and error bodies.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -239,8 +240,9 @@ async def test_client_errors_have_the_sdk_classes(tmp_path: Path, anyio_backend:
 
 
 async def test_upstream_failures_are_5xx_with_their_class(
-    tmp_path: Path, anyio_backend: str
+    tmp_path: Path, anyio_backend: str, caplog: pytest.LogCaptureFixture
 ) -> None:
+    caplog.set_level(logging.WARNING, logger="agent_adapter.gateway")
     secret = UPSTREAM_ENV["UP_OPENAI"]
     failures = iter(
         [
@@ -277,6 +279,9 @@ async def test_upstream_failures_are_5xx_with_their_class(
         with pytest.raises(openai.InternalServerError) as third:
             await client.chat.completions.create(model="smart", messages=USER)
         assert third.value.status_code == 503
+    logged = [r.getMessage() for r in caplog.records if r.name == "agent_adapter.gateway"]
+    assert len(logged) == 3 and "-> 502 server_error" in logged[0]
+    assert all(secret not in line and KEY not in line for line in logged)
 
 
 async def test_upstream_timeout_is_504(tmp_path: Path, anyio_backend: str) -> None:
