@@ -1,6 +1,6 @@
 """What the gateway costs: the same calls direct to an upstream and through the gateway.
 
-Run by hand (not a test): ``python benchmarks/gateway.py [--seconds 3] [--backend asyncio]``.
+Run by hand (not a test): ``python benchmarks/gateway.py [--rounds 5] [--backend asyncio]``.
 
 * The upstream is ``server.py`` (pre-built replies, almost no work per
   request), in its own process; the gateway is ``agent-adapter serve`` in
@@ -15,8 +15,10 @@ Run by hand (not a test): ``python benchmarks/gateway.py [--seconds 3] [--backen
   installed: ``pip install starlette``), each reading a JSON body and
   answering JSON, microseconds per request.
 
-On a 2-core machine the three processes share the cores; the numbers are
-ratios from one run, to be read as such.
+Each round measures every case back to back; the differences and ratios
+are taken per round (both sides seconds apart) and their median over the
+rounds is reported. On a 2-core machine the three processes share the
+cores, so read them as ratios from one run.
 """
 
 from __future__ import annotations
@@ -80,31 +82,39 @@ async def throughput(client: aa.Client, model: str, concurrency: int, seconds: f
     return done / (time.perf_counter() - began)
 
 
-async def measure(upstream: str, gateway: str, seconds: float) -> dict[str, float]:
-    results: dict[str, float] = {}
+async def measure(upstream: str, gateway: str, seconds: float, rounds: int) -> dict[str, float]:
+    """Per round, each case back to back; the medians over rounds (the machine is shared)."""
     direct = aa.Client("openai", api_key="sk-bench", base_url=upstream + "/json/v1", retry=0)
     direct_stream = aa.Client("openai", api_key="sk-bench", base_url=upstream + "/s10/v1", retry=0)
     via = aa.Client("openai", api_key="aa-bench", base_url=gateway + "/v1", retry=0)
+    cases = (
+        (direct, "gpt-4o", "direct", False),
+        (via, "smart", "gateway", False),
+        (direct_stream, "gpt-4o", "direct_stream", True),
+        (via, "stream", "gateway_stream", True),
+    )
+    seen: dict[str, list[float]] = {}
     async with direct, direct_stream, via:
-        for client, model, name, stream in (
-            (direct, "gpt-4o", "direct", False),
-            (via, "smart", "gateway", False),
-            (direct_stream, "gpt-4o", "direct_stream", True),
-            (via, "stream", "gateway_stream", True),
-        ):
+        for client, model, _, stream in cases:
             await latencies(client, model, 50, stream=stream)  # warm-up: pools, caches
-            results[f"{name}_c1_ms"] = 1000 * statistics.median(
-                await latencies(client, model, 400, stream=stream)
-            )
-        for client, model, name in ((direct, "gpt-4o", "direct"), (via, "smart", "gateway")):
-            results[f"{name}_c64_rps"] = await throughput(client, model, 64, seconds)
-    results["added_c1_ms"] = results["gateway_c1_ms"] - results["direct_c1_ms"]
-    results["added_stream_c1_ms"] = results["gateway_stream_c1_ms"] - results["direct_stream_c1_ms"]
-    results["c64_ratio"] = results["gateway_c64_rps"] / results["direct_c64_rps"]
-    return results
+        for _ in range(rounds):
+            for client, model, name, stream in cases:
+                median = statistics.median(await latencies(client, model, 200, stream=stream))
+                seen.setdefault(f"{name}_c1_ms", []).append(1000 * median)
+            for client, model, name in ((direct, "gpt-4o", "direct"), (via, "smart", "gateway")):
+                rps = await throughput(client, model, 64, seconds)
+                seen.setdefault(f"{name}_c64_rps", []).append(rps)
+    pairs = (
+        ("added_c1_ms", "gateway_c1_ms", "direct_c1_ms", lambda a, b: a - b),
+        ("added_stream_c1_ms", "gateway_stream_c1_ms", "direct_stream_c1_ms", lambda a, b: a - b),
+        ("c64_ratio", "gateway_c64_rps", "direct_c64_rps", lambda a, b: a / b),
+    )
+    for name, mine, theirs, combine in pairs:  # per round, both sides measured seconds apart
+        seen[name] = [combine(a, b) for a, b in zip(seen[mine], seen[theirs], strict=True)]
+    return {name: statistics.median(values) for name, values in seen.items()}
 
 
-def run_overhead(seconds: float, backend: str) -> dict[str, float]:
+def run_overhead(seconds: float, backend: str, rounds: int) -> dict[str, float]:
     upstream_proc, line = start([sys.executable, os.path.join(HERE, "server.py")], "PORT")
     upstream = f"http://127.0.0.1:{line.split()[1]}"
     with tempfile.TemporaryDirectory() as tmp:
@@ -125,7 +135,7 @@ def run_overhead(seconds: float, backend: str) -> dict[str, float]:
         )
         gateway = line.split("listening on ", 1)[1].split()[0]
         try:
-            return anyio.run(measure, upstream, gateway, seconds)
+            return anyio.run(measure, upstream, gateway, seconds, rounds)
         finally:
             for proc in (gateway_proc, upstream_proc):
                 proc.terminate()
@@ -212,11 +222,12 @@ def run_asgi() -> dict[str, float]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--seconds", type=float, default=3.0, help="length of each c=64 run")
+    parser.add_argument("--seconds", type=float, default=1.5, help="length of each c=64 run")
+    parser.add_argument("--rounds", type=int, default=5, help="rounds; medians are reported")
     parser.add_argument("--backend", choices=("asyncio", "trio"), default="asyncio")
     parser.add_argument("--asgi", action="store_true", help="only the raw ASGI vs Starlette part")
     args = parser.parse_args()
-    results = run_asgi() if args.asgi else run_overhead(args.seconds, args.backend)
+    results = run_asgi() if args.asgi else run_overhead(args.seconds, args.backend, args.rounds)
     width = max(map(len, results))
     for name, value in results.items():
         print(f"{name:<{width}}  {value:10.3f}")

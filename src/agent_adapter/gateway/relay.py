@@ -6,7 +6,8 @@ connection at once (a cancelled ``ChatStream`` never returns its connection
 to the pool half-read). A stream is opened before anything is sent, so a
 failure before its first content is an ordinary error answer with its
 status; after that, a failure is the stream's last event, in the caller's
-protocol, never a silent cut.
+protocol, never a silent cut. The events of the chunks one upstream read
+brought are sent in one write.
 """
 
 from __future__ import annotations
@@ -85,11 +86,15 @@ async def relay(
     async def run() -> ChatResponse:
         async with stream:
             await exchange.begin_events()
+            pending: list[bytes] = []  # events of chunks that arrived in one network read
             try:
                 async for chunk in stream:
                     data = encoder.chunk(chunk)
                     if data:
-                        await exchange.write(data)
+                        pending.append(data)
+                    if pending and not stream.buffered:
+                        await exchange.write(b"".join(pending))
+                        pending.clear()
             except AdapterError as error:
                 failed = problem(error)
                 log.warning(
@@ -99,10 +104,10 @@ async def relay(
                     failed.status,
                     failed.type,
                 )
-                await exchange.end(errors.event(failed, exchange.protocol))
+                await exchange.end(b"".join(pending) + errors.event(failed, exchange.protocol))
                 return stream.response
             response = stream.response
-            await exchange.end(encoder.end(response))
+            await exchange.end(b"".join(pending) + encoder.end(response))
             return response
 
     return await guarded(exchange, run)
