@@ -91,6 +91,16 @@ CASES: dict[str, list[Entry]] = {
         Entry(f"{OURS} Router", "routing.py"),
         Entry("litellm Router", "litellm_router.py"),
     ],
+    "hooks_stream": [
+        Entry(f"{OURS} (no hooks)", "observed.py", ("--variant", "none")),
+        Entry(f"{OURS} + counting hook", "observed.py", ("--variant", "count")),
+        Entry(f"{OURS} + OTel", "observed.py", ("--variant", "otel")),
+    ],
+    "hooks_rps64": [
+        Entry(f"{OURS} (no hooks)", "observed.py", ("--variant", "none")),
+        Entry(f"{OURS} + counting hook", "observed.py", ("--variant", "count")),
+        Entry(f"{OURS} + OTel", "observed.py", ("--variant", "otel")),
+    ],
 }
 
 CASE_TITLES = {
@@ -104,6 +114,8 @@ CASE_TITLES = {
     "anthropic": "(g) Anthropic 5,000-event stream end to end (events/s)",
     "router64": "(h) non-streaming requests/s at concurrency 64 through a Router (1 deployment)",
     "fallback": "(i) one call falling back from a 503 deployment to a healthy one (ms, median)",
+    "hooks_stream": "(j) one 5,000-chunk stream with hooks: none, counting, OTel SDK (chunks/s)",
+    "hooks_rps64": "(j) non-streaming requests/s at concurrency 64 with hooks",
 }
 
 IMPORTS: list[tuple[str, str]] = [
@@ -186,6 +198,42 @@ TARGETS = [
         "<=",
         0.125,
         "fallback time: ours / litellm",
+    ),
+    Target(
+        "j",
+        "hooks_stream",
+        f"{OURS} + counting hook",
+        f"{OURS} (no hooks)",
+        ">=",
+        0.95,
+        "stream chunks/s: counting hook / no hooks",
+    ),
+    Target(
+        "j",
+        "hooks_stream",
+        f"{OURS} + OTel",
+        f"{OURS} (no hooks)",
+        ">=",
+        0.95,
+        "stream chunks/s: OTel hooks / no hooks",
+    ),
+    Target(
+        "j",
+        "hooks_rps64",
+        f"{OURS} + counting hook",
+        f"{OURS} (no hooks)",
+        ">=",
+        0.95,
+        "c=64 req/s: counting hook / no hooks",
+    ),
+    Target(
+        "j",
+        "hooks_rps64",
+        f"{OURS} + OTel",
+        f"{OURS} (no hooks)",
+        ">=",
+        0.75,
+        "c=64 req/s: OTel hooks / no hooks",
     ),
 ]
 

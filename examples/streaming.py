@@ -3,8 +3,8 @@
 ``client.stream(...)`` is an async context manager and an async iterator of
 ``StreamChunk`` (``delta`` text, ``reasoning``, tool-call fragments, and at
 the end ``finish_reason`` and ``usage``). ``stream.response`` is the whole
-answer assembled from the chunks, with ``ttft``, ``duration`` and
-``tokens_per_second``.
+answer assembled from the chunks; its ``metrics`` hold the timings (``ttft``,
+``duration``, ``tokens_per_second``, ...).
 
 With a key:    OPENAI_API_KEY=sk-... python examples/streaming.py
                ANTHROPIC_API_KEY=... python examples/streaming.py --provider anthropic
@@ -37,10 +37,11 @@ async def main(provider: str) -> None:
                 print(f"[+{at:6.1f} ms] {' '.join(parts) or '(header)'}")
         response = stream.response
         print(f"answer: {response.content}")
-        rate = f"{response.tokens_per_second:.0f} tokens/s" if response.tokens_per_second else "-"
+        metrics = response.metrics
+        rate = f"{metrics.tokens_per_second:.0f} tokens/s" if metrics.tokens_per_second else "-"
         print(
-            f"ttft {1000 * (response.ttft or 0):.1f} ms | {stream.chunk_count} chunks "
-            f"in {1000 * (response.duration or 0):.0f} ms | {rate}"
+            f"ttft {1000 * (metrics.ttft or 0):.1f} ms | {stream.chunk_count} chunks "
+            f"in {1000 * (metrics.duration or 0):.0f} ms | {rate}"
         )
         print(describe_usage(response.usage))
 

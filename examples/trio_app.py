@@ -36,7 +36,7 @@ async def main(provider: str) -> None:
         print()
         nursery.cancel_scope.cancel()  # stop the heartbeat
     response = stream.response
-    print(f"ttft {1000 * (response.ttft or 0):.1f} ms | {describe_usage(response.usage)}")
+    print(f"ttft {1000 * (response.metrics.ttft or 0):.1f} ms | {describe_usage(response.usage)}")
     print(f"meanwhile the heartbeat task ran {ticks} times")
 
 

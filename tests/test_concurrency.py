@@ -16,7 +16,7 @@ import pytest
 
 import agent_adapter as aa
 from agent_adapter.registry import create_adapter
-from agent_adapter.resilience import ConcurrencyLimit
+from agent_adapter.resilience import ConcurrencyLimit, MemoryStore
 from agent_adapter.runner import Call, Gate, run_to_end
 from agent_adapter.testing import MockServer, RecordedRequest, Reply
 from agent_adapter.validation import build_chat_request
@@ -223,6 +223,33 @@ async def test_a_slot_handed_to_a_waiter_cancelled_at_that_moment_is_passed_on(
         assert entered in (["c"], ["b", "c"]) and (limit.in_flight, limit.waiting) == (1, 0)
         c.cancel()
     assert (limit.in_flight, limit.waiting) == (0, 0)
+
+
+async def test_a_slot_freed_by_another_gate_on_the_same_counter_wakes_the_queue() -> None:
+    # Two gates on one store and key (two clients sharing a store): a slot freed by
+    # one, with nobody waiting there, must reach the other's queue without a poll.
+    store = MemoryStore()
+    first = ConcurrencyLimit(1, store=store, key="shared")
+    second = ConcurrencyLimit(1, store=store, key="shared")
+    call = bare_call(first)
+    held = await first.enter(call)
+    got: list[float] = []
+
+    async def wait() -> None:
+        permit = await second.enter(call)
+        got.append(anyio.current_time())
+        permit.settle(call, None)
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(wait)
+        await until(lambda: second.waiting == 1)
+        assert first.in_flight == second.in_flight == 1
+        freed = anyio.current_time()
+        held.settle(call, None)
+        await until(lambda: bool(got))
+    assert got[0] - freed < 0.5
+    assert (first.in_flight, second.waiting) == (0, 0)
+    assert not store._watchers  # nobody waits: nobody watches
 
 
 async def test_a_refusal_by_a_later_gate_frees_the_slot() -> None:

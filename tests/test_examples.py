@@ -141,6 +141,16 @@ FEATURES: dict[str, tuple[tuple[str, ...], Callable[[str], None] | None]] = {
         ),
         None,
     ),
+    "observability": (
+        (
+            r"^\[hook\] chat \S+: ok in \d+\.\d ms \(ttfb \d+\.\d ms, ttft -, tpot -, new",
+            r"^\[hook\] stream \S+: ok in \d+\.\d ms \(ttfb \d+\.\d ms, ttft \d+\.\d ms, .*pooled",
+            r"1 attempt\(s\), \d+\+[1-9]\d* tokens, \$0\.\d{6}, 1 message\(s\) / \d+ bytes",
+            r"^\[span\] chat \S+ \(\d+\.\d ms\) gen_ai\.provider\.name=",
+            r"^stream metrics: ttft \d+\.\d ms",
+        ),
+        None,
+    ),
 }
 
 NO_EMBEDDINGS = {"anthropic"}  # Anthropic has no embeddings endpoint

@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import hashlib
 import math
+import time
 
 import pytest
 
 from agent_adapter.providers.base import Secret
 from agent_adapter.resilience import MemoryStore, deployment_id
+from agent_adapter.resilience.state import store_clock
 
 pytestmark = pytest.mark.anyio
 
@@ -116,3 +118,30 @@ async def test_values_and_counters() -> None:
     for _ in range(5):
         store.release("c")  # never below zero
     assert store.count("c") == 0
+
+
+async def test_watchers_are_woken_by_a_release_until_they_stop_watching() -> None:
+    store = MemoryStore()
+    woken: list[str] = []
+    stop = store.watch("c", lambda: woken.append("a"))
+    store.watch("other", lambda: woken.append("other"))
+    await store.acquire("c", 2)
+    store.release("c")
+    store.release("c")  # nothing held: nothing freed, nobody woken
+    assert woken == ["a"]
+    stop()
+    stop()  # twice is harmless
+    await store.acquire("c", 2)
+    store.release("c")
+    assert woken == ["a"]
+
+
+def test_gates_default_to_the_clock_of_their_store() -> None:
+    class Shared(MemoryStore):
+        __slots__ = ()
+
+        def clock(self) -> float:
+            return 1234.5
+
+    assert store_clock(MemoryStore()) is time.monotonic
+    assert store_clock(Shared())() == 1234.5

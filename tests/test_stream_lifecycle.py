@@ -35,8 +35,8 @@ async def test_stream_assembles_text_usage_and_metrics() -> None:
         assert "".join(deltas) == "Hello wörld" == r.content
         assert r.finish_reason == "stop"
         assert r.usage is not None and r.usage.completion_tokens == 3
-        assert r.ttft is not None and r.ttft > 0
-        assert r.duration is not None and r.duration >= r.ttft
+        assert r.metrics.ttft is not None and r.metrics.ttft > 0
+        assert r.metrics.duration is not None and r.metrics.duration >= r.metrics.ttft
         assert r.request_id == "req_9"
         body = srv.requests[0].json()
         assert body["stream"] is True

@@ -38,6 +38,8 @@ SIZES: dict[str, dict[str, tuple[int, int]]] = {
     "anthropic": {"events": (5000, 5000), "reps": (3, 2), "budget": (1, 0.5)},
     "router64": {"seconds": (3, 1), "concurrency": (64, 64)},
     "fallback": {"calls": (200, 50)},
+    "hooks_stream": {"events": (5000, 5000), "reps": (3, 2), "budget": (1, 0.5)},
+    "hooks_rps64": {"seconds": (3, 1), "concurrency": (64, 64)},
 }
 
 

@@ -16,16 +16,18 @@ _MODULES = {
     "batch": ("BatchProgress", "run_batch"),
     "client": ("Client",),
     "config": ("DeploymentConfig", "RouterConfig", "load_config"),
+    "hooks": ("CallInfo", "Hooks"),
     "stream": ("ChatStream",),
     "sync": ("SyncClient",),
-    "resilience": ("CircuitBreaker", "RateLimit", "RetryPolicy", "Timeouts"),
+    "resilience": ("CircuitBreaker", "MemoryStore", "RateLimit", "RetryPolicy", "Timeouts"),
+    "resilience.redis": ("RedisStore",),
     "pricing": ("Price",),
     "routing.router": ("Deployment", "Router"),
     "routing.hedge": ("Hedge",),
     "types": (
         "AudioPart", "CacheControl", "ChatRequest", "ChatResponse", "EmbedResponse", "FilePart",
-        "ImagePart", "Message", "ReasoningItem", "StreamChunk", "TextPart", "Tool", "ToolCall",
-        "ToolCallDelta", "Usage",
+        "ImagePart", "Message", "Metrics", "ReasoningItem", "StreamChunk", "TextPart", "Tool",
+        "ToolCall", "ToolCallDelta", "Usage",
     ),
     "errors": (
         "APIConnectionError", "AdapterError", "AllProvidersFailedError", "AuthenticationError",
@@ -65,13 +67,16 @@ if TYPE_CHECKING:
         TimeoutError as TimeoutError,
         ValidationError as ValidationError,
     )
+    from .hooks import CallInfo as CallInfo, Hooks as Hooks
     from .pricing import Price as Price
     from .resilience import (
         CircuitBreaker as CircuitBreaker,
+        MemoryStore as MemoryStore,
         RateLimit as RateLimit,
         RetryPolicy as RetryPolicy,
         Timeouts as Timeouts,
     )
+    from .resilience.redis import RedisStore as RedisStore
     from .routing.hedge import Hedge as Hedge
     from .routing.router import Deployment as Deployment, Router as Router
     from .stream import ChatStream as ChatStream
@@ -85,6 +90,7 @@ if TYPE_CHECKING:
         FilePart as FilePart,
         ImagePart as ImagePart,
         Message as Message,
+        Metrics as Metrics,
         ReasoningItem as ReasoningItem,
         StreamChunk as StreamChunk,
         TextPart as TextPart,
@@ -96,6 +102,8 @@ if TYPE_CHECKING:
 
 
 def __getattr__(name: str) -> Any:
+    if name == "otel":  # aa.otel.OpenTelemetryHooks: imports opentelemetry, so only on use
+        return import_module(".otel", __name__)
     module = _EXPORTS.get(name)
     if module is None:
         raise AttributeError(f"module 'agent_adapter' has no attribute {name!r}")

@@ -15,11 +15,12 @@ from .types import ChatResponse, FinishReason, ReasoningItem, StreamChunk, ToolC
 
 
 class _CallParts:
-    __slots__ = ("arguments", "id", "name", "signature")
+    __slots__ = ("arguments", "id", "item_id", "name", "signature")
 
     def __init__(self) -> None:
         self.id: str | None = None
         self.name: str | None = None
+        self.item_id: str | None = None
         self.signature: str | None = None
         self.arguments: list[str] = []
 
@@ -117,6 +118,8 @@ class Accumulator:
                     parts.id = fragment.id
                 if fragment.name and not parts.name:
                     parts.name = fragment.name
+                if fragment.item_id and not parts.item_id:
+                    parts.item_id = fragment.item_id
                 if fragment.signature and not parts.signature:
                     parts.signature = fragment.signature
                 if fragment.arguments:
@@ -143,6 +146,7 @@ class Accumulator:
                 id=parts.id or f"call_{n}",
                 name=parts.name or "",
                 arguments="".join(parts.arguments) or "{}",
+                item_id=parts.item_id,
                 signature=parts.signature,
             )
             for n, parts in enumerate(self._calls)

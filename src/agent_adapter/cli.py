@@ -161,10 +161,10 @@ async def _demo(delay: float) -> None:
                 print(f"  <- tool result {result}")
                 messages.append({"role": "tool", "tool_call_id": call.id, "content": result})
         usage = response.usage
-        elapsed = response.duration or 0.0
+        elapsed = response.metrics.duration or 0.0
         rate = stream.chunk_count / elapsed if elapsed else 0.0
         print(
-            f"\nttft {1000 * (response.ttft or 0):.1f} ms | {stream.chunk_count} chunks, "
+            f"\nttft {1000 * (response.metrics.ttft or 0):.1f} ms | {stream.chunk_count} chunks, "
             f"{rate:.0f} chunks/s | usage: "
             + (
                 f"{usage.prompt_tokens} prompt + {usage.completion_tokens} completion "
@@ -191,7 +191,7 @@ async def _chat(model: str, prompt: str, system: str | None, base_url: str | Non
             if response.usage:
                 print(
                     f"[{response.provider} {response.model}: {response.usage.total_tokens} tokens, "
-                    f"ttft {1000 * (response.ttft or 0):.0f} ms]",
+                    f"ttft {1000 * (response.metrics.ttft or 0):.0f} ms]",
                     file=sys.stderr,
                 )
     except aa.AdapterError as error:

@@ -12,24 +12,29 @@ import math
 from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
+import anyio
 import msgspec
 
+from . import catalog
 from .batch import run_batch
 from .errors import AdapterError, StructuredOutputError, ValidationError
+from .hooks import Hooks, Observer, as_hooks
+from .pricing import Price
 from .providers.base import request_id
-from .registry import create_adapter, split_model
+from .registry import APIS, create_adapter, split_model
 from .resilience import (
     CircuitBreaker,
     ConcurrencyLimit,
     RateLimit,
     RateLimiter,
     RetryPolicy,
+    Store,
     Timeouts,
     deployment_id,
     estimate_embed_tokens,
     estimate_tokens,
 )
-from .runner import Call, Gate, Operation, exchange, run_to_end
+from .runner import Call, Gate, Operation, exchange, metrics_of, run_to_end
 from .stream import ChatStream
 from .transport import Transport
 from .types import EmbedRequest
@@ -50,9 +55,12 @@ class Client:
 
     ``Client("openai")`` talks to OpenAI (key from ``OPENAI_API_KEY``);
     ``Client()`` picks the provider per call from ``model="groq/llama-3.3-70b"``.
-    ``timeouts`` and ``retry`` set the defaults; every call may override
-    them. Use it as ``async with Client(...) as client:`` so its connections
-    are closed at the end.
+    ``api`` picks the provider's API: ``"chat"`` (the default: Chat
+    Completions for OpenAI, each provider's own chat API otherwise) or
+    ``"responses"`` (OpenAI's Responses API, for OpenAI and Azure).
+    ``timeouts``, ``retry`` and ``api`` set the defaults; every call may
+    override them. Use it as ``async with Client(...) as client:`` so its
+    connections are closed at the end.
 
     The gates in front of every attempt, each only when configured:
     ``max_concurrency`` (at most that many attempts in flight, ``max_queue``
@@ -60,6 +68,21 @@ class Client:
     ``RateLimiter``) and ``breaker`` (an ``aa.CircuitBreaker``, keyed by
     ``deployment_id(model)``). They are ``client.concurrency``,
     ``client.rate_limiter`` and ``client.breaker`` (None when not configured).
+
+    ``hooks`` (``aa.Hooks`` objects, e.g. ``aa.otel.OpenTelemetryHooks()``)
+    are told about every call; a call's own ``hooks=`` are added to them.
+    They see sizes and counts, not text, unless ``capture_content=True``.
+    ``prices`` (model → ``aa.Price``, by bare or ``"provider/model"`` name)
+    set ``response.cost``; other models are priced from the optional
+    genai-prices data when it is installed, else their cost is ``None``.
+
+    ``store`` (an ``aa.MemoryStore``, or an ``aa.RedisStore`` shared by many
+    processes) holds the counters of the gates this client builds, its rate
+    buckets and its concurrency counter, under ``store_key`` (by default the
+    provider, base URL and a hash of the key; ``"*"`` for a client that picks
+    the provider per model): clients that share a store and a key share
+    those limits. A breaker or ``RateLimiter`` given with it must keep its
+    state in the same store (``aa.CircuitBreaker(store=store)``).
     """
 
     def __init__(
@@ -79,7 +102,14 @@ class Client:
         rate_limit: RateLimit | RateLimiter | None = None,
         max_concurrency: int | None = None,
         max_queue: int | None = None,
+        hooks: Iterable[Hooks] | None = None,
+        capture_content: bool = False,
+        prices: Mapping[str, Price] | None = None,
+        api: str = "chat",
+        store: Store | None = None,
+        store_key: str | None = None,
     ) -> None:
+        self._api = _api(api)
         self._provider = provider
         self._api_key = api_key
         self._base_url = base_url
@@ -91,15 +121,22 @@ class Client:
         self._proxy = proxy
         self._transport = transport
         self._owns_transport = transport is None
-        self._adapters: dict[str, Adapter] = {}
+        self._adapters: dict[tuple[str, str], Adapter] = {}
+        self.store = store
+        if store is not None and store_key is None:
+            store_key = self._store_key()
         self.breaker, self.rate_limiter, self.concurrency = _gate_settings(
-            breaker, rate_limit, max_concurrency, max_queue
+            breaker, rate_limit, max_concurrency, max_queue, store, store_key
         )
         gates = (self.breaker, self.rate_limiter, self.concurrency)
         self._gated = any(gate is not None for gate in gates)  # else the hot path skips gates
         self._gate_cache: dict[tuple[str, str], tuple[Gate, ...]] = {}
+        self.hooks = as_hooks(hooks)
+        self.capture_content = bool(capture_content)
+        self.prices = _prices(prices)
+        self._priced = bool(self.prices) or catalog.available()  # else no cost is looked up
         if provider is not None:
-            self._adapter(provider)  # fail fast: unknown provider or missing key
+            self._adapter(provider, self._api)  # fail fast: unknown provider or API, no key
 
     def __repr__(self) -> str:
         return f"Client(provider={self._provider!r})"
@@ -138,6 +175,8 @@ class Client:
         tools: Iterable[Mapping[str, Any] | Tool] | None = None,
         timeouts: Timeouts | float | None = None,
         retry: RetryPolicy | int | None = None,
+        hooks: Iterable[Hooks] | None = None,
+        api: str | None = None,
         **params: Any,
     ) -> ChatResponse:
         """Send a chat request and return the whole answer.
@@ -148,9 +187,12 @@ class Client:
         ``reasoning``, ... and, as in openai-python, ``extra_body`` (alias
         ``extra``) for provider-specific body fields, ``extra_headers`` and
         ``extra_query`` for this call's headers and URL query parameters.
+        ``hooks`` are this call's, added to the client's. ``api`` overrides the
+        client's (``"chat"`` or ``"responses"``).
         """
-        adapter, request = self._prepare(model, messages, tools, params, stream=False)
-        return await self._chat(adapter, request, *self._limits(timeouts, retry))
+        adapter, request = self._prepare(model, messages, tools, params, stream=False, api=api)
+        observer = self._observe_chat("chat", request, hooks)
+        return await self._chat(adapter, request, *self._limits(timeouts, retry), observer=observer)
 
     def stream(
         self,
@@ -160,6 +202,8 @@ class Client:
         tools: Iterable[Mapping[str, Any] | Tool] | None = None,
         timeouts: Timeouts | float | None = None,
         retry: RetryPolicy | int | None = None,
+        hooks: Iterable[Hooks] | None = None,
+        api: str | None = None,
         **params: Any,
     ) -> ChatStream:
         """A streamed chat call: ``async with client.stream(...) as s: async for chunk in s``.
@@ -167,8 +211,9 @@ class Client:
         Takes the same arguments as ``chat``. Input errors raise here, before
         any I/O; the request is sent on entering the ``async with``.
         """
-        adapter, request = self._prepare(model, messages, tools, params, stream=True)
-        return self._stream(adapter, request, *self._limits(timeouts, retry))
+        adapter, request = self._prepare(model, messages, tools, params, stream=True, api=api)
+        observer = self._observe_chat("stream", request, hooks)
+        return self._stream(adapter, request, *self._limits(timeouts, retry), observer=observer)
 
     async def embed(
         self,
@@ -182,12 +227,13 @@ class Client:
         extra_body: Mapping[str, Any] | None = None,
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
+        hooks: Iterable[Hooks] | None = None,
     ) -> EmbedResponse:
         """Embed ``input`` (one string or many); one vector per input, in order.
 
         ``extra_body`` (alias ``extra``), ``extra_headers`` and ``extra_query`` as for ``chat``.
         """
-        adapter, bare = self._resolve(model)
+        adapter, bare = self._resolve(model, "chat")  # embeddings are the chat adapter's
         request = build_embed_request(
             bare,
             input,
@@ -199,7 +245,26 @@ class Client:
         )
         if not adapter.capabilities.embeddings:
             raise ValidationError(f"{adapter.name} has no embeddings endpoint", field="model")
-        return await self._embed(adapter, request, *self._limits(timeouts, retry))
+        every = self._all_hooks(hooks)
+        observer = (
+            Observer.for_embed(every, request, capture=self.capture_content) if every else None
+        )
+        return await self._embed(
+            adapter, request, *self._limits(timeouts, retry), observer=observer
+        )
+
+    def _all_hooks(self, hooks: Iterable[Hooks] | None) -> tuple[Hooks, ...]:
+        """The client's hooks plus a call's own."""
+        return self.hooks + as_hooks(hooks) if hooks is not None else self.hooks
+
+    def _observe_chat(
+        self, operation: Operation, request: ChatRequest, hooks: Iterable[Hooks] | None
+    ) -> Observer | None:
+        """The call's observer, or ``None`` (nothing built) when no hook is configured."""
+        every = self._all_hooks(hooks)
+        if not every:
+            return None
+        return Observer.for_chat(every, operation, request, capture=self.capture_content)
 
     async def batch(
         self,
@@ -226,9 +291,11 @@ class Client:
         *,
         start: float | None = None,
         deadline: float = math.inf,
+        observer: Observer | None = None,
+        price: Price | None = None,
     ) -> ChatResponse:
         call = self._call("chat", adapter, adapter.build(request), timeouts, retry, request)
-        call.start, call.deadline = start, deadline
+        call.start, call.deadline, call.observer = start, deadline, observer
         transport = self.transport
 
         async def attempt(call: Call) -> ChatResponse:
@@ -237,6 +304,10 @@ class Client:
             response.request_id = request_id(headers)
             response.provider = call.adapter.name
             call.usage = response.usage
+            response.metrics = metrics_of(call, anyio.current_time(), response.usage)
+            if self._priced or price is not None:
+                response.cost = self._cost(adapter, request.model, response, price)
+            call.result = response
             return _parsed(request, response)
 
         return await run_to_end(call, attempt)
@@ -250,15 +321,21 @@ class Client:
         *,
         start: float | None = None,
         deadline: float = math.inf,
+        observer: Observer | None = None,
+        price: Price | None = None,
     ) -> ChatStream:
         call = self._call("stream", adapter, adapter.build(request), timeouts, retry, request)
-        call.start, call.deadline = start, deadline
-        return ChatStream(
-            call,
-            transport=self.transport,
-            request=request,
-            postprocess=lambda response: _parsed(request, response),
-        )
+        call.start, call.deadline, call.observer = start, deadline, observer
+        priced = self._priced or price is not None
+        if not priced and request.response_format is None:  # nothing to add at the end
+            return ChatStream(call, transport=self.transport, request=request)
+
+        def finish(response: ChatResponse) -> ChatResponse:
+            if priced:
+                response.cost = self._cost(adapter, request.model, response, price)
+            return _parsed(request, response)
+
+        return ChatStream(call, transport=self.transport, request=request, postprocess=finish)
 
     async def _embed(
         self,
@@ -269,10 +346,12 @@ class Client:
         *,
         start: float | None = None,
         deadline: float = math.inf,
+        observer: Observer | None = None,
+        price: Price | None = None,
     ) -> EmbedResponse:
         http = adapter.build_embed(request)
         call = self._call("embed", adapter, http, timeouts, retry, request)
-        call.start, call.deadline = start, deadline
+        call.start, call.deadline, call.observer = start, deadline, observer
         transport = self.transport
 
         async def attempt(call: Call) -> EmbedResponse:
@@ -280,6 +359,10 @@ class Client:
             result = call.adapter.decode_embed(status, headers, body)
             result.provider = call.adapter.name
             result.model = result.model or request.model
+            result.metrics = metrics_of(call, anyio.current_time(), result.usage)
+            if self._priced or price is not None:
+                result.cost = self._cost(adapter, request.model, result, price)
+            call.result = result
             return result
 
         return await run_to_end(call, attempt)
@@ -311,6 +394,26 @@ class Client:
             )
         return call
 
+    def _cost(
+        self,
+        adapter: Adapter,
+        model: str,
+        response: ChatResponse | EmbedResponse,
+        price: Price | None,
+    ) -> float | None:
+        """USD for the response's usage: the given price, the client's, genai-prices, or None."""
+        usage = response.usage
+        if usage is None:
+            return None
+        if price is None and self.prices:
+            prices = self.prices
+            price = prices.get(model) or prices.get(f"{adapter.name}/{model}")
+            if price is None and response.model:
+                price = prices.get(response.model)
+        if price is not None:
+            return price.cost(usage)
+        return catalog.cost(adapter, (response.model, model), usage)
+
     def _gates(self, adapter: Adapter, model: str) -> tuple[Gate, ...]:
         """This client's per-attempt gates for ``model`` on ``adapter``, in order.
 
@@ -339,6 +442,12 @@ class Client:
     def _deployment_id(adapter: Adapter, model: str) -> str:
         return deployment_id(adapter.name, adapter.base_url, model, adapter.api_key)
 
+    def _store_key(self) -> str:
+        """Where this client's gates keep their counters in a store, unless told."""
+        if self._provider is None:
+            return "*"
+        return self._deployment_id(self._adapter(self._provider), "*")
+
     # -- plumbing ------------------------------------------------------------
 
     def _prepare(
@@ -349,6 +458,7 @@ class Client:
         params: dict[str, Any],
         *,
         stream: bool,
+        api: str | None = None,
     ) -> tuple[Adapter, ChatRequest]:
         unknown = params.keys() - CHAT_PARAMS
         if unknown:
@@ -357,7 +467,7 @@ class Client:
                 "fields go in extra_body={...}",
                 field=sorted(unknown)[0],
             )
-        adapter, bare = self._resolve(model)
+        adapter, bare = self._resolve(model, self._api if api is None else _api(api))
         request = build_chat_request(bare, messages, tools=tools, stream=stream, **params)
         return adapter, request  # adapter.encode() checks the provider's capabilities
 
@@ -367,11 +477,13 @@ class Client:
         """A call's deadlines and retry policy: its own overrides, else the client's."""
         return _timeouts(timeouts) or self.timeouts, _retry(retry) or self.retry
 
-    def _resolve(self, model: str) -> tuple[Adapter, str]:
+    def _resolve(self, model: str, api: str | None = None) -> tuple[Adapter, str]:
+        """The adapter for ``model`` (its provider prefix, or the client's) and the bare model."""
+        api = self._api if api is None else api
         if not isinstance(model, str) or not model:
             raise ValidationError("must be a non-empty string", field="model")
         if self._provider is not None:
-            return self._adapter(self._provider), model
+            return self._adapter(self._provider, api), model
         prefix, bare = split_model(model)
         if prefix is None:
             raise ValidationError(
@@ -379,10 +491,10 @@ class Client:
                 "'openai/gpt-4o'",
                 field="model",
             )
-        return self._adapter(prefix), bare
+        return self._adapter(prefix, api), bare
 
-    def _adapter(self, provider: str) -> Adapter:
-        adapter = self._adapters.get(provider)
+    def _adapter(self, provider: str, api: str = "chat") -> Adapter:
+        adapter = self._adapters.get((provider, api))
         if adapter is None:
             adapter = create_adapter(
                 provider,
@@ -391,8 +503,9 @@ class Client:
                 headers=self._headers,
                 options=self._options,
                 env=self._env,
+                api=api,
             )
-            self._adapters[provider] = adapter
+            self._adapters[provider, api] = adapter
         return adapter
 
 
@@ -417,28 +530,74 @@ def _parsed(request: ChatRequest, response: ChatResponse) -> ChatResponse:
     return response
 
 
+def _api(value: Any) -> str:
+    """A checked ``api=`` value; whether the provider serves it is the registry's to say."""
+    if not isinstance(value, str) or value not in APIS:
+        raise ValidationError(
+            f"must be one of {', '.join(map(repr, APIS))}, got {value!r}", field="api"
+        )
+    return value
+
+
 def _gate_settings(
     breaker: CircuitBreaker | None,
     rate_limit: RateLimit | RateLimiter | None,
     max_concurrency: int | None,
     max_queue: int | None,
+    store: Store | None = None,
+    store_key: str | None = None,
 ) -> tuple[CircuitBreaker | None, RateLimiter | None, ConcurrencyLimit | None]:
     """The configured gates, checked before any I/O (a ValidationError names the keyword)."""
+    if store is not None and not callable(getattr(store, "take", None)):
+        raise ValidationError("must be an aa.MemoryStore, an aa.RedisStore or None", field="store")
+    if store_key is not None and (store is None or not isinstance(store_key, str) or not store_key):
+        raise ValidationError("must be a non-empty string, given with store=", field="store_key")
     if breaker is not None and not isinstance(breaker, CircuitBreaker):
         raise ValidationError("must be an aa.CircuitBreaker", field="breaker")
+    if store is not None and breaker is not None and breaker._store is not store:
+        raise ValidationError(
+            "keeps its state in another store than store=: use aa.CircuitBreaker(store=store)",
+            field="breaker",
+        )
     limiter: RateLimiter | None
     if rate_limit is None or isinstance(rate_limit, RateLimiter):
         limiter = rate_limit
+        if store is not None and limiter is not None and limiter._store is not store:
+            raise ValidationError(
+                "keeps its buckets in another store than store=: pass an aa.RateLimit",
+                field="rate_limit",
+            )
     elif isinstance(rate_limit, RateLimit):
-        limiter = RateLimiter(rate_limit)
+        if store is None:
+            limiter = RateLimiter(rate_limit)
+        else:
+            limiter = RateLimiter(rate_limit, store=store, key=f"ratelimit:{store_key}")
     else:
         raise ValidationError("must be an aa.RateLimit", field="rate_limit")
     concurrency = None
     if max_concurrency is not None:
-        concurrency = ConcurrencyLimit(max_concurrency, max_queue)
+        if store is None:
+            concurrency = ConcurrencyLimit(max_concurrency, max_queue)
+        else:
+            key = f"concurrency:{store_key}"
+            concurrency = ConcurrencyLimit(max_concurrency, max_queue, store=store, key=key)
     elif max_queue is not None:
         raise ValidationError("needs max_concurrency", field="max_queue")
     return breaker, limiter, concurrency
+
+
+def _prices(value: Mapping[str, Price] | None) -> dict[str, Price]:
+    """The ``prices=`` mapping, checked before any I/O."""
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        raise ValidationError("must be a mapping of model name to aa.Price", field="prices")
+    for model, price in value.items():
+        if not isinstance(model, str) or not isinstance(price, Price):
+            raise ValidationError(
+                "must map a model name to an aa.Price", field=f"prices[{model!r}]"
+            )
+    return dict(value)
 
 
 def _timeouts(value: Timeouts | float | None) -> Timeouts | None:

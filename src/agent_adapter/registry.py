@@ -26,9 +26,22 @@ from .errors import AuthenticationError, ValidationError
 if TYPE_CHECKING:
     from .providers.base import Adapter
 
-__all__ = ["PROVIDERS", "ProviderSpec", "create_adapter", "get_spec", "names", "split_model"]
+__all__ = [
+    "APIS",
+    "PROVIDERS",
+    "ProviderSpec",
+    "create_adapter",
+    "get_spec",
+    "names",
+    "split_model",
+]
 
 _OPENAI = "agent_adapter.providers.openai:OpenAIAdapter"
+# The Responses API (platform.openai.com/docs/api-reference/responses), OpenAI's and Azure's.
+_RESPONSES = (("responses", "agent_adapter.providers.openai.responses:OpenAIResponsesAdapter"),)
+
+APIS = ("chat", "responses")
+"""The values of ``api=``: ``chat`` (every provider's chat API) or ``responses`` (OpenAI, Azure)."""
 _EMPTY: Mapping[str, Any] = MappingProxyType({})
 
 
@@ -36,9 +49,11 @@ _EMPTY: Mapping[str, Any] = MappingProxyType({})
 class ProviderSpec:
     """How to reach one provider: everything ``create_adapter`` needs but the caller's input.
 
-    ``adapter`` is ``"module:Class"``; ``key_env`` and ``base_url_env`` are
-    tried in order; ``options`` are the adapter's default options and
-    ``option_env`` maps an option name to the env var that sets it.
+    ``adapter`` is ``"module:Class"`` for the chat API; ``apis`` names the
+    adapters of the other APIs the provider serves (``api`` name, ``"module:Class"``).
+    ``key_env`` and ``base_url_env`` are tried in order; ``options`` are the
+    adapter's default options and ``option_env`` maps an option name to the env
+    var that sets it.
     """
 
     name: str
@@ -50,10 +65,24 @@ class ProviderSpec:
     options: Mapping[str, Any] = field(default_factory=lambda: _EMPTY, hash=False)
     option_env: tuple[tuple[str, str], ...] = ()
     aliases: tuple[str, ...] = ()
+    apis: tuple[tuple[str, str], ...] = ()
 
-    def adapter_class(self) -> type[Adapter]:
-        """Import and return the adapter class (the only import this module does lazily)."""
-        module, _, name = self.adapter.partition(":")
+    def adapter_class(self, api: str = "chat") -> type[Adapter]:
+        """Import and return the adapter class for ``api`` (the only import done lazily).
+
+        An ``api`` the provider does not serve is a ``ValidationError`` naming ``api``.
+        """
+        target = self.adapter if api == "chat" else dict(self.apis).get(api)
+        if target is None:
+            if api not in APIS:
+                raise ValidationError(
+                    f"unknown API {api!r}; expected one of {', '.join(APIS)}", field="api"
+                )
+            served = ", ".join(["chat", *(name for name, _ in self.apis)])
+            raise ValidationError(
+                f"{self.name} has no {api!r} API (it serves: {served})", field="api"
+            )
+        module, _, name = target.partition(":")
         cls: type[Adapter] = getattr(import_module(module), name)
         return cls
 
@@ -71,6 +100,7 @@ PROVIDERS: tuple[ProviderSpec, ...] = (
         "https://api.openai.com/v1",
         ("OPENAI_API_KEY",),
         option_env=(("organization", "OPENAI_ORG_ID"), ("project", "OPENAI_PROJECT_ID")),
+        apis=_RESPONSES,
     ),
     # openai-python lib/azure.py: AZURE_OPENAI_API_KEY, AZURE_OPENAI_ENDPOINT,
     # OPENAI_API_VERSION; the endpoint has no default.
@@ -81,6 +111,7 @@ PROVIDERS: tuple[ProviderSpec, ...] = (
         base_url_env=("AZURE_OPENAI_ENDPOINT",),
         option_env=(("api_version", "OPENAI_API_VERSION"),),
         aliases=("azure_openai",),
+        apis=_RESPONSES,
     ),
     # groq-python: base https://api.groq.com + /openai/v1 paths; GROQ_API_KEY, GROQ_BASE_URL.
     _preset("groq", "https://api.groq.com", ("GROQ_API_KEY",)),
@@ -244,13 +275,16 @@ def create_adapter(
     headers: Mapping[str, str] | None = None,
     options: Mapping[str, Any] | None = None,
     env: Mapping[str, str] | None = None,
+    api: str = "chat",
 ) -> Adapter:
-    """Build the adapter for ``name``: arguments first, then env vars, then defaults.
+    """Build the adapter for ``name`` and ``api``: arguments first, then env vars, then defaults.
 
-    A missing required key is an ``AuthenticationError`` naming the variables
-    to set; a provider without a default base URL (Azure) needs one given.
+    An ``api`` the provider does not serve is a ``ValidationError`` naming
+    ``api``; a missing required key is an ``AuthenticationError`` naming the
+    variables to set; a provider without a default base URL (Azure) needs one given.
     """
     spec = get_spec(name)
+    cls = spec.adapter_class(api)
     env = os.environ if env is None else env
     key = api_key or _first(env, spec.key_env)
     if not key and spec.key_required:
@@ -271,7 +305,6 @@ def create_adapter(
         if env.get(variable):
             merged[option] = env[variable]
     merged.update(options or {})
-    cls = spec.adapter_class()
     return cls(
         name=spec.name,
         base_url=_with_scheme(url, spec.base_url),

@@ -12,19 +12,24 @@ exactly once.
 
 from __future__ import annotations
 
+import dataclasses
 import math
+import time
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Literal, Protocol, TypeVar
 
 import anyio
 
+from ._log import DEBUG, log_attempt, log_retry, logger
 from .errors import AdapterError, StreamError, TimeoutError
 from .resilience import retrying
+from .types import Metrics
 
 if TYPE_CHECKING:
+    from .hooks import Observer
     from .providers.base import Adapter, Headers, HttpRequest
     from .resilience import RetryPolicy, Timeouts
-    from .transport import Transport
+    from .transport import Response, Transport
     from .types import Usage
 
 __all__ = [
@@ -34,6 +39,7 @@ __all__ = [
     "Outcome",
     "Permit",
     "exchange",
+    "metrics_of",
     "outcome_of",
     "run",
     "run_to_end",
@@ -83,6 +89,11 @@ class Call:
     retry can resend it then. ``gates`` are entered in order before every
     attempt. ``tokens`` is the call's estimated size for the token bucket (0
     when no rate limit is configured); ``usage`` the real one, once known.
+    ``queued`` sums the seconds spent passing the gates; ``connect``,
+    ``reused`` and ``ttfb`` are the last response head's connection timings
+    (see ``Response``), ``None`` for ``ttfb`` before one. ``observer`` is
+    the call's hooks (``None``: none configured, and nothing is built for
+    them); ``result`` the response the call produced.
     """
 
     __slots__ = (
@@ -91,17 +102,23 @@ class Call:
         "_permits",
         "adapter",
         "attempts",
+        "connect",
         "deadline",
         "error",
         "gates",
         "http",
         "model",
+        "observer",
         "operation",
         "outcome",
+        "queued",
+        "result",
         "retry",
+        "reused",
         "start",
         "timeouts",
         "tokens",
+        "ttfb",
         "usage",
     )
 
@@ -132,9 +149,15 @@ class Call:
         self.error: BaseException | None = None
         self.usage: Usage | None = None  # the final usage, for correcting token estimates
         self.tokens = 0  # the estimated tokens, set when a rate limiter will take them
+        self.queued = 0.0
+        self.connect = 0.0
+        self.reused = False
+        self.ttfb: float | None = None
+        self.observer: Observer | None = None
+        self.result: object = None
         self._ended = False
-        self._on_end: list[Callable[[Call], None]] = []
-        self._permits: list[Permit] = []
+        self._on_end: list[Callable[[Call], None]] | None = None  # made on first use:
+        self._permits: list[Permit] | None = None  # most calls have neither
 
     @property
     def provider(self) -> str:
@@ -143,6 +166,8 @@ class Call:
 
     def on_end(self, callback: Callable[[Call], None]) -> None:
         """Run ``callback(call)`` once when the call ends (synchronous, must not block)."""
+        if self._on_end is None:
+            self._on_end = []
         self._on_end.append(callback)
 
     def end(self, outcome: Outcome, error: BaseException | None = None) -> None:
@@ -160,29 +185,52 @@ class Call:
             self.settle(error)
         if self.start is None:
             return
-        callbacks, self._on_end = self._on_end, []
-        for callback in callbacks:
-            callback(self)
+        callbacks, self._on_end = self._on_end, None
+        if callbacks is not None:
+            for callback in callbacks:
+                callback(self)
+        if self.observer is not None:
+            self.observer.ended(self)
 
     async def admit(self) -> None:
-        """Pass this attempt through every gate in order; a refusal settles those passed."""
-        for gate in self.gates:
-            try:
-                self._permits.append(await gate.enter(self))
-            except BaseException as exc:
-                self.settle(exc)
-                raise
+        """Pass this attempt through every gate in order; a refusal settles those passed.
+
+        The time it takes (waiting for a concurrency slot or a rate bucket) is
+        added to ``queued``.
+        """
+        began = time.perf_counter()
+        try:
+            permits = self._permits = []
+            for gate in self.gates:
+                try:
+                    permits.append(await gate.enter(self))
+                except BaseException as exc:
+                    self.settle(exc)
+                    raise
+        finally:
+            self.queued += time.perf_counter() - began
+
+    def retried(self, error: AdapterError, attempt: int, delay: float) -> None:
+        """The retry loop will try again: ``attempt`` (0-based) failed with ``error``."""
+        log_retry(self, error, attempt + 1, delay)
+        if self.observer is not None:
+            self.observer.retried(self, error, attempt + 1, delay)
+
+    def timed(self, response: Response) -> None:
+        """Keep a response head's connection timings (the answering attempt's win)."""
+        self.connect, self.reused, self.ttfb = response.connect, response.reused, response.ttfb
 
     def response_head(self, status: int, headers: Headers) -> None:
         """Tell the permits that the response head arrived."""
-        for permit in self._permits:
+        for permit in self._permits or ():
             permit.head(status, headers)
 
     def settle(self, error: BaseException | None) -> None:
         """Settle the current attempt's permits, last gate first."""
-        permits, self._permits = self._permits, []
-        for permit in reversed(permits):
-            permit.settle(self, error)
+        permits, self._permits = self._permits, None
+        if permits is not None:
+            for permit in reversed(permits):
+                permit.settle(self, error)
 
     @property
     def ended(self) -> bool:
@@ -232,12 +280,18 @@ async def run(call: Call, attempt: Callable[[Call], Awaitable[T]]) -> T:
     """
     if call.start is None:
         call.start = anyio.current_time()
+    if call.observer is not None:
+        headers = call.observer.started(call)  # on_request; the one request-header hook point
+        if headers and call.http is not None:
+            call.http = dataclasses.replace(call.http, headers=[*call.http.headers, *headers])
     total = call.timeouts.total
     if total:
         call.deadline = min(call.deadline, call.start + total)
 
     async def one(n: int) -> T:
         call.attempts = n + 1
+        if logger.isEnabledFor(DEBUG):
+            log_attempt(call)
         try:
             if call.gates:
                 await call.admit()
@@ -249,7 +303,9 @@ async def run(call: Call, attempt: Callable[[Call], Awaitable[T]]) -> T:
             raise
 
     with anyio.CancelScope(deadline=call.deadline):
-        return await retrying(one, call.retry, deadline=call.deadline)
+        return await retrying(
+            one, call.retry, deadline=call.deadline, on_retry=Call.retried, context=call
+        )
     raise call.timeout("total")  # only reached when the total deadline cancelled the scope
 
 
@@ -271,6 +327,7 @@ async def exchange(transport: Transport, call: Call) -> tuple[int, Headers, byte
     """
     assert call.http is not None
     response = await transport.send(call.http, call.timeouts)
+    call.timed(response)
     if call.gates:
         call.response_head(response.status, response.headers)
     try:
@@ -280,3 +337,48 @@ async def exchange(transport: Transport, call: Call) -> tuple[int, Headers, byte
     if not 200 <= response.status < 300:
         raise call.adapter.error(response.status, response.headers, body)
     return response.status, response.headers, body
+
+
+def metrics_of(
+    call: Call,
+    end: float,
+    usage: Usage | None = None,
+    *,
+    first: float | None = None,
+    last: float = 0.0,
+    reads: int = 0,
+    tbt_max: float = 0.0,
+) -> Metrics:
+    """The call's ``Metrics`` as of ``end`` (the ``anyio.current_time()`` clock).
+
+    A stream passes its content timings: ``first`` and ``last`` content
+    event, how many network reads carried content and the longest gap
+    between two of them.
+    """
+    start = end if call.start is None else call.start
+    duration = end - start
+    tokens = usage.completion_tokens if usage is not None else 0
+    ttft = tpot = rate = mean = longest = None
+    if first is not None:
+        ttft = first - start
+        generating = end - first
+        if tokens > 1:
+            tpot = generating / (tokens - 1)
+        if tokens and generating > 0:
+            rate = tokens / generating
+        if reads > 1:
+            mean = (last - first) / (reads - 1)
+            longest = tbt_max
+    return Metrics(
+        queued=call.queued,
+        connect=call.connect,
+        reused=call.reused,
+        ttfb=call.ttfb,
+        ttft=ttft,
+        duration=duration,
+        tpot=tpot,
+        tbt_max=longest,
+        tbt_mean=mean,
+        tokens_per_second=rate,
+        throughput=tokens / duration if tokens and duration > 0 else None,
+    )

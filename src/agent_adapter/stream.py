@@ -28,14 +28,14 @@ import anyio
 from .accumulate import Accumulator
 from .errors import AdapterError, StreamError, StructuredOutputError, TimeoutError
 from .providers.base import request_id
-from .runner import Call, Outcome, outcome_of, run
+from .runner import Call, Outcome, metrics_of, outcome_of, run
 
 if TYPE_CHECKING:
     from types import TracebackType
 
     from .providers.base import StreamDecoder
     from .transport import Response, Transport
-    from .types import ChatRequest, ChatResponse, StreamChunk
+    from .types import ChatRequest, ChatResponse, Metrics, StreamChunk
 
 __all__ = ["ChatStream", "StreamState"]
 
@@ -63,9 +63,9 @@ class ChatStream:
     """A streamed chat call. Use ``async with client.stream(...) as s: async for chunk in s``.
 
     ``response`` is the assembled ``ChatResponse`` (complete after the last
-    chunk, partial before); ``ttft`` is the seconds from the call to the
-    first content; ``chunk_count`` how many chunks were decoded; ``state``
-    where the stream is in its life.
+    chunk, partial before; its ``metrics`` hold the timings); ``ttft`` is the
+    seconds from the call to the first content; ``chunk_count`` how many
+    chunks were decoded; ``state`` where the stream is in its life.
 
     Every ending (complete, error, timeout, cancellation, ``break``,
     ``aclose()`` from another task, a stream abandoned without closing) goes
@@ -77,6 +77,7 @@ class ChatStream:
         "_acc",
         "_call",
         "_closing",
+        "_content_reads",
         "_decoder",
         "_end_time",
         "_ended_event",
@@ -90,6 +91,7 @@ class ChatStream:
         "_resp",
         "_result",
         "_state",
+        "_tbt_max",
         "_transport",
         "_wait_scope",
         "chunk_count",
@@ -105,7 +107,7 @@ class ChatStream:
     ) -> None:
         self._call = call
         self._transport = transport
-        self._request = request
+        self._request: ChatRequest | None = request
         self._postprocess = postprocess  # the complete response -> what the caller gets
         self._state = StreamState.NEW
         self._acc = Accumulator()
@@ -118,6 +120,8 @@ class ChatStream:
         self._ended_event: anyio.Event | None = None  # made only when aclose() must wait
         self._first_content: float | None = None
         self._last_content = 0.0
+        self._content_reads = 0  # network reads that carried content
+        self._tbt_max = 0.0  # the longest gap between two of them
         self._end_time: float | None = None
         self._result: ChatResponse | None = None
         self._request_id: str | None = None
@@ -176,6 +180,7 @@ class ChatStream:
                 ResourceWarning,
                 stacklevel=1,
             )
+        self._report()
         self._call.end("cancelled")
 
     async def aclose(self) -> None:
@@ -233,7 +238,8 @@ class ChatStream:
         except BaseException as exc:
             await self._end(outcome_of(exc), exc)
             raise
-        self._call.http = None  # content reached the caller: no retry will resend the body
+        self._call.http = None  # content reached the caller: no retry will resend the body,
+        self._request = None  # nor decode another attempt: both may be freed now
         if self._state is StreamState.OPENING:
             self._state = StreamState.STREAMING
 
@@ -244,12 +250,8 @@ class ChatStream:
         adapter = call.adapter
         try:
             assert call.http is not None
-            with anyio.CancelScope() as scope:
-                self._wait_scope = scope
-                try:
-                    self._resp = resp = await self._transport.send(call.http, call.timeouts)
-                finally:
-                    self._wait_scope = None
+            self._resp = resp = await self._transport.send(call.http, call.timeouts)
+            call.timed(resp)
             if self._closing:
                 await self._end("cancelled")
                 raise StopAsyncIteration  # aclose() from another task ended the stream
@@ -259,6 +261,7 @@ class ChatStream:
             if not 200 <= resp.status < 300:
                 body = await self._read_error_body(resp)
                 raise adapter.error(resp.status, resp.headers, body)
+            assert self._request is not None
             self._decoder = adapter.stream_decoder(self._request)
             await self._pull(until_content=True)
         except AdapterError:
@@ -296,7 +299,12 @@ class ChatStream:
             now = anyio.current_time()
             if self._first_content is None:
                 self._first_content = now
+                if self._call.observer is not None:
+                    self._call.observer.first_token(self._call, now)
+            elif now - self._last_content > self._tbt_max:
+                self._tbt_max = now - self._last_content
             self._last_content = now
+            self._content_reads += 1
         self.chunk_count += len(chunks)
         if self._pos >= len(self._pending):
             self._pending, self._pos = chunks, 0
@@ -316,7 +324,9 @@ class ChatStream:
             )
         complete = self._assemble()
         self._call.usage = complete.usage
+        self._call.result = complete  # before postprocess, which may raise with it as the partial
         self._result = self._postprocess(complete) if self._postprocess is not None else complete
+        self._call.result = self._result
         await self._end("ok")  # read to the end: the connection goes back to the pool
 
     async def _wait(self, resp: Response, *, drain: bool) -> bytes:
@@ -371,18 +381,34 @@ class ChatStream:
     def _assemble(self) -> ChatResponse:
         response = self._acc.response(self._call.provider)
         response.request_id = self._request_id
-        response.ttft = self.ttft
-        start = self._call.start
-        if self._end_time is not None and start is not None:
-            response.duration = self._end_time - start
-            usage = response.usage
-            if usage is not None and self._first_content is not None:
-                generating = self._end_time - self._first_content
-                if generating > 0 and usage.completion_tokens:
-                    response.tokens_per_second = usage.completion_tokens / generating
+        response.metrics = self._metrics(response)
         return response
 
+    def _metrics(self, response: ChatResponse) -> Metrics:
+        """The call's timings: to the body's end, or so far while the stream is open."""
+        end = self._end_time
+        if end is None:
+            try:
+                end = anyio.current_time()
+            except Exception:  # outside any event loop (a late __del__): what was last seen
+                end = self._last_content or self._call.start or 0.0
+        return metrics_of(
+            self._call,
+            end,
+            response.usage,
+            first=self._first_content,
+            last=self._last_content,
+            reads=self._content_reads,
+            tbt_max=self._tbt_max,
+        )
+
     # -- endings ---------------------------------------------------------------
+
+    def _report(self) -> None:
+        """Give the call's hooks what the stream assembled so far (only when there are hooks)."""
+        call = self._call
+        if call.observer is not None and call.result is None:
+            call.result = self._assemble()
 
     async def _drop_response(self) -> None:
         """End this attempt's exchange: pool the connection if read to its end, else close it."""
@@ -394,6 +420,7 @@ class ChatStream:
         """The single end of the call, whatever the ending; later calls do nothing more."""
         self._state = StreamState.ENDED
         await self._drop_response()
+        self._report()
         self._call.end(outcome, error)
         if self._ended_event is not None:
             self._ended_event.set()

@@ -54,14 +54,17 @@ _Origin = tuple[str, str, int]  # scheme, host, port
 class _Connection:
     """One HTTP/1.1 connection: an h11 state machine over an httpcore network stream."""
 
-    __slots__ = ("expires", "h11", "key", "sock", "stream")
+    __slots__ = ("connect_time", "expires", "h11", "key", "sock", "stream")
 
-    def __init__(self, stream: httpcore.AsyncNetworkStream, key: tuple[Any, ...]) -> None:
+    def __init__(
+        self, stream: httpcore.AsyncNetworkStream, key: tuple[Any, ...], connect_time: float = 0.0
+    ) -> None:
         self.stream = stream
         self.key = key
         self.sock: socket.socket | None = stream.get_extra_info("socket")
         self.h11 = h11.Connection(h11.CLIENT, max_incomplete_event_size=256 << 10)
-        self.expires = 0.0
+        self.expires = 0.0  # set when pooled: a connection with expires > 0 has been used
+        self.connect_time = connect_time  # seconds its TCP + TLS + proxy setup took
 
     def stale(self) -> bool:
         """Whether an idle connection may no longer be used (expired, or closed by the server).
@@ -116,9 +119,23 @@ class Response:
     the network only when none has), ``b""`` at the end. ``aclose()``
     (idempotent, cancel-safe) hands the connection back to the pool if the
     body was read to the end and closes it otherwise.
+
+    ``connect`` is the seconds a new connection took to set up (TCP, TLS,
+    proxy; 0 for a pooled one, then ``reused`` is true) and ``ttfb`` the
+    seconds from the request written to the response head.
     """
 
-    __slots__ = ("_conn", "_finished", "_pool", "_read_timeout", "headers", "status")
+    __slots__ = (
+        "_conn",
+        "_finished",
+        "_pool",
+        "_read_timeout",
+        "connect",
+        "headers",
+        "reused",
+        "status",
+        "ttfb",
+    )
 
     def __init__(
         self,
@@ -127,9 +144,15 @@ class Response:
         headers: list[tuple[bytes, bytes]],
         read_timeout: float | None,
         pool: Transport,
+        *,
+        reused: bool = False,
+        ttfb: float = 0.0,
     ) -> None:
         self.status = status
         self.headers = headers
+        self.reused = reused
+        self.connect = 0.0 if reused else conn.connect_time
+        self.ttfb = ttfb
         self._conn = conn
         self._read_timeout = read_timeout
         self._pool: Transport | None = pool  # None once released
@@ -271,9 +294,11 @@ class Transport:
                         (head, body, h11.EndOfMessage()) if body else (head, h11.EndOfMessage())
                     )
                     await conn.send(*events, timeout=timeouts.read)
+                    written = time.perf_counter()
                     event = await conn.next_event(timeouts.read)
                     while type(event) is h11.InformationalResponse:
                         event = await conn.next_event(timeouts.read)
+                    ttfb = time.perf_counter() - written
                     break
                 except APIConnectionError as error:
                     self._in_use.discard(conn)
@@ -290,7 +315,15 @@ class Transport:
         if not isinstance(event, h11.Response):
             await self.release(conn, False)
             raise APIConnectionError(f"unexpected response event {type(event).__name__}")
-        return Response(conn, event.status_code, list(event.headers), timeouts.read, self)
+        return Response(
+            conn,
+            event.status_code,
+            list(event.headers),
+            timeouts.read,
+            self,
+            reused=reused,
+            ttfb=ttfb,
+        )
 
     def forget(self, conn: _Connection) -> None:
         """Free an aborted connection's slot; its socket is closed on the next call or aclose."""
@@ -341,6 +374,7 @@ class Transport:
         timeouts: Timeouts,
     ) -> _Connection:
         scheme, host, port = proxy[0] if proxy else origin
+        began = time.perf_counter()
         try:
             stream = await self._backend.connect_tcp(host, port, timeout=timeouts.connect)
             try:
@@ -359,7 +393,7 @@ class Transport:
                 raise
         except _WIRE_ERRORS as exc:
             raise _translate(exc) from exc
-        return _Connection(stream, key)
+        return _Connection(stream, key, time.perf_counter() - began)
 
     def _target(self, url: str) -> tuple[_Origin, bytes]:
         """(scheme, host, port) and request target of ``url``; origins cached per prefix."""

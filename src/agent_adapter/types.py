@@ -23,6 +23,7 @@ __all__ = [
     "FinishReason",
     "ImagePart",
     "Message",
+    "Metrics",
     "ReasoningItem",
     "ResponseFormat",
     "Role",
@@ -96,15 +97,20 @@ ContentPart = TextPart | ImagePart | AudioPart | FilePart
 class ToolCall(msgspec.Struct, frozen=True):
     """A complete tool call: ``arguments`` is the JSON text of the arguments.
 
-    ``signature`` is the opaque thought signature the provider attached to
-    this very call (Gemini's ``thoughtSignature`` on its ``functionCall``
-    part), sent back on the same call.
+    ``id`` is what the tool result answers. ``signature`` is the opaque thought
+    signature the provider attached to this very call (Gemini's
+    ``thoughtSignature`` on its ``functionCall`` part), sent back on the same
+    call. ``item_id`` is the provider's own id for the call item where it has a
+    second one (OpenAI Responses ``fc_...`` beside the ``call_...`` id): the call
+    goes back under it next to the reasoning item it belongs to, which the
+    provider pairs by that id.
     """
 
     id: str
     name: str
     arguments: str
     signature: str | None = None
+    item_id: str | None = None
 
 
 class ToolCallDelta(msgspec.Struct, gc=False, kw_only=True):
@@ -115,6 +121,7 @@ class ToolCallDelta(msgspec.Struct, gc=False, kw_only=True):
     name: str | None = None
     arguments: str = ""
     signature: str | None = None
+    item_id: str | None = None
 
 
 class ReasoningItem(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
@@ -288,6 +295,63 @@ class StreamChunk(msgspec.Struct, kw_only=True, gc=False):
         )
 
 
+class Metrics(msgspec.Struct, kw_only=True, frozen=True, gc=False):
+    """Where one call's time went, in seconds: the same numbers on every response.
+
+    ``queued``: waiting in the concurrency gate and rate buckets, all attempts
+    together. ``connect``: setting up the answering attempt's connection (TCP,
+    TLS, proxy); 0 with ``reused`` when it came from the pool. ``ttfb``: the
+    request written to the response head. ``ttft``: the start of the call to
+    the first streamed content. ``duration``: the start of the call to the end
+    of the response. ``tpot``: time per output token after the first,
+    ``(end - first content) / (completion_tokens - 1)``. ``tbt_max`` and
+    ``tbt_mean``: the longest and the mean gap between content events, timed
+    per network read that carried content (a slow reader lengthens them too).
+    ``tokens_per_second``: completion tokens over the time after the first
+    content; ``throughput``: completion tokens over the whole ``duration``.
+    ``ttft``, ``tpot``, ``tbt_*`` and ``tokens_per_second`` are ``None`` on a
+    call that was not streamed; a number that could not be measured is ``None``.
+    """
+
+    queued: float = 0.0
+    connect: float = 0.0
+    reused: bool = False
+    ttfb: float | None = None
+    ttft: float | None = None
+    duration: float | None = None
+    tpot: float | None = None
+    tbt_max: float | None = None
+    tbt_mean: float | None = None
+    tokens_per_second: float | None = None
+    throughput: float | None = None
+
+    # sagellm-protocol's names (its Metrics: ttft_ms, tbt_ms, tpot_ms, throughput_tps).
+
+    @property
+    def ttft_ms(self) -> float | None:
+        """``ttft`` in milliseconds."""
+        return None if self.ttft is None else self.ttft * 1000.0
+
+    @property
+    def tbt_ms(self) -> float | None:
+        """``tbt_mean`` in milliseconds (sagellm's tbt is the mean gap between tokens)."""
+        return None if self.tbt_mean is None else self.tbt_mean * 1000.0
+
+    @property
+    def tpot_ms(self) -> float | None:
+        """``tpot`` in milliseconds."""
+        return None if self.tpot is None else self.tpot * 1000.0
+
+    @property
+    def throughput_tps(self) -> float | None:
+        """``throughput``: output tokens per second over the whole call."""
+        return self.throughput
+
+
+NO_METRICS = Metrics()
+"""What a response carries until its call measured it (shared: Metrics is frozen)."""
+
+
 class ChatResponse(msgspec.Struct, kw_only=True):
     """A complete answer, from ``chat()`` or assembled from a stream.
 
@@ -296,9 +360,11 @@ class ChatResponse(msgspec.Struct, kw_only=True):
     with its place in the turn (``reasoning`` is their text joined, for
     reading; ``reasoning_signature`` the first signature, for callers that
     read one). ``request_id`` is the provider's id for the HTTP exchange
-    (quote it to their support). ``ttft`` (seconds to the first streamed content) and
-    ``tokens_per_second`` are set on streamed responses. ``deployment`` names the
-    router deployment that answered (``None`` from a plain client).
+    (quote it to their support). ``metrics`` holds the call's timings
+    (time to first token, duration, ...). ``deployment`` names the router
+    deployment that answered (``None`` from a plain client). ``cost`` is what
+    the call cost in USD, from the deployment's or client's ``aa.Price`` or
+    the optional genai-prices data; ``None`` when the price is unknown.
     """
 
     content: str = ""
@@ -315,10 +381,9 @@ class ChatResponse(msgspec.Struct, kw_only=True):
     provider: str | None = None
     request_id: str | None = None
     parsed: Any = None
-    ttft: float | None = None
-    duration: float | None = None
-    tokens_per_second: float | None = None
+    metrics: Metrics = NO_METRICS
     deployment: str | None = None
+    cost: float | None = None
 
     @property
     def message(self) -> Message:
@@ -346,10 +411,12 @@ class EmbedRequest(msgspec.Struct, kw_only=True):
 
 
 class EmbedResponse(msgspec.Struct, kw_only=True):
-    """One vector per input, in input order; ``deployment`` as on ``ChatResponse``."""
+    """One vector per input, in order; ``metrics``, ``deployment``, ``cost`` as on ChatResponse."""
 
     vectors: list[list[float]]
     model: str | None = None
     usage: Usage | None = None
     provider: str | None = None
+    metrics: Metrics = NO_METRICS
     deployment: str | None = None
+    cost: float | None = None

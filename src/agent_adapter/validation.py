@@ -415,10 +415,14 @@ def _tool_call(raw: Any, where: str) -> ToolCall:
         arguments = json_encode(arguments).decode()
     if not isinstance(arguments, str):
         raise ValidationError("must be a JSON string", field=f"{where}.function.arguments")
-    signature = raw.get("signature")
+    signature, item_id = raw.get("signature"), raw.get("item_id")
     if signature is not None and not isinstance(signature, str):
         raise ValidationError("must be a string", field=f"{where}.signature")
-    return ToolCall(id=call_id, name=name, arguments=arguments, signature=signature)
+    if item_id is not None and not isinstance(item_id, str):
+        raise ValidationError("must be a string", field=f"{where}.item_id")
+    return ToolCall(
+        id=call_id, name=name, arguments=arguments, signature=signature, item_id=item_id
+    )
 
 
 def _tool(raw: Any, index: int) -> Tool:

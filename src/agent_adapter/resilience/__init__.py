@@ -4,7 +4,9 @@
 entered in this order before every attempt, are ``limits`` (concurrency),
 ``ratelimit`` (request and token buckets, following the server's headers)
 and ``breaker`` (per-deployment circuit breakers); ``state`` holds the store
-their counters live in and the deployment ids they are keyed by.
+their counters live in and the deployment ids they are keyed by, ``redis``
+the store many processes share (``RedisStore``; coredis is imported only
+when one starts).
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from __future__ import annotations
 from .breaker import CircuitBreaker, counts_against_health
 from .limits import ConcurrencyLimit
 from .ratelimit import RateLimit, RateLimiter, estimate_embed_tokens, estimate_tokens
+from .redis import RedisStore
 from .retry import NO_RETRY, RetryPolicy, Timeouts, retrying
 from .state import MemoryStore, Store, deployment_id
 
@@ -22,6 +25,7 @@ __all__ = [
     "MemoryStore",
     "RateLimit",
     "RateLimiter",
+    "RedisStore",
     "RetryPolicy",
     "Store",
     "Timeouts",

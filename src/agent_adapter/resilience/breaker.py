@@ -12,7 +12,6 @@ deciding.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Literal
 
@@ -27,7 +26,7 @@ from ..errors import (
     StreamError,
 )
 from ._checks import check_count, check_seconds
-from .state import MemoryStore, Store
+from .state import MemoryStore, Store, store_clock
 
 if TYPE_CHECKING:
     from ..providers.base import Headers
@@ -72,9 +71,10 @@ def counts_against_health(error: BaseException) -> bool:
 class CircuitBreaker:
     """Per-deployment circuit breakers: ``aa.Client(..., breaker=aa.CircuitBreaker())``.
 
-    ``clock`` (seconds, monotonic; ``time.monotonic`` by default) and
-    ``store`` (a ``MemoryStore`` by default; a shared one shares the state
-    between processes) are injectable. ``state``, ``retry_after`` and
+    ``clock`` (seconds, monotonic; the store's shared clock or
+    ``time.monotonic`` by default) and ``store`` (a ``MemoryStore`` by
+    default; a shared one such as ``aa.RedisStore`` shares the state between
+    processes) are injectable. ``state``, ``retry_after`` and
     ``available`` only read; ``gate(deployment_id)`` is what a client (or a
     router) puts in front of every attempt to that deployment.
     """
@@ -103,8 +103,8 @@ class CircuitBreaker:
         self.window = check_seconds(window, "breaker.window", positive=True)
         self.reset_timeout = check_seconds(reset_timeout, "breaker.reset_timeout")
         self.half_open_max = check_count(half_open_max, "breaker.half_open_max")
-        self._clock = clock or time.monotonic
         self._store: Store = store if store is not None else MemoryStore()
+        self._clock = clock or store_clock(self._store)
         self._gates: dict[str, _BreakerGate] = {}
 
     def __repr__(self) -> str:

@@ -8,13 +8,16 @@ every slot taken wait first come, first served; when ``max_queue`` of them
 already wait, the next one fails at once with ``QueueFullError``. A slot
 freed while callers wait is handed straight to the first of them, so a new
 caller cannot overtake the queue; a waiter cancelled just as it was handed a
-slot passes it on.
+slot passes it on. A slot freed by another gate on the same counter (another
+process sharing a ``RedisStore``) reaches the queue through ``Store.watch``:
+the first waiter is woken and tries the counter again.
 """
 
 from __future__ import annotations
 
 import time
 from collections import deque
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import anyio
@@ -50,7 +53,15 @@ class ConcurrencyLimit:
     always local to the process.
     """
 
-    __slots__ = ("_hold", "_key", "_store", "_waiters", "max_concurrency", "max_queue")
+    __slots__ = (
+        "_hold",
+        "_key",
+        "_store",
+        "_unwatch",
+        "_waiters",
+        "max_concurrency",
+        "max_queue",
+    )
 
     def __init__(
         self,
@@ -67,6 +78,7 @@ class ConcurrencyLimit:
         self._store: Store = store if store is not None else MemoryStore()
         self._key = key or f"concurrency:{id(self):x}"
         self._waiters: deque[_Waiter] = deque()
+        self._unwatch: Callable[[], None] | None = None  # watching the counter while callers wait
         self._hold = 1.0  # seconds a slot is held, smoothed: the QueueFullError hint
 
     def __repr__(self) -> str:
@@ -99,23 +111,44 @@ class ConcurrencyLimit:
             )
         waiter = _Waiter()
         waiters.append(waiter)
+        if self._unwatch is None:
+            self._unwatch = self._store.watch(self._key, self._nudge)
         try:
-            if waiters[0] is waiter and await self._store.acquire(self._key, self.max_concurrency):
-                # A slot came free between the first try and joining the queue (a stream
-                # the garbage collector ended, a slot freed by another process).
-                self._took_own(waiter)
-            else:
-                with anyio.CancelScope(deadline=call.deadline):
+            with anyio.CancelScope(deadline=call.deadline):
+                while not waiter.granted:
+                    # First in line: a slot may have come free without passing through
+                    # this gate (a stream the garbage collector ended, another process).
+                    if waiters[0] is waiter and await self._store.acquire(
+                        self._key, self.max_concurrency
+                    ):
+                        self._took_own(waiter)
+                        break
+                    if waiter.granted:
+                        break
                     await waiter.event.wait()
-                if not waiter.granted:
-                    raise call.timeout("total")
+                    if not waiter.granted:  # woken by the store, not handed a slot: look again
+                        waiter.event = anyio.Event()
+            if not waiter.granted:
+                raise call.timeout("total")
         except BaseException:
             if waiter.granted:
                 self._release()  # handed a slot just as it was cancelled: pass it on
             else:
                 waiters.remove(waiter)
+                self._idle()
             raise
         return _Slot(self)
+
+    def _nudge(self) -> None:
+        """The store says the counter may have room: the first waiter tries it again."""
+        if self._waiters:
+            self._waiters[0].event.set()
+
+    def _idle(self) -> None:
+        """Stop watching the counter once nobody waits."""
+        if not self._waiters and self._unwatch is not None:
+            unwatch, self._unwatch = self._unwatch, None
+            unwatch()
 
     def _took_own(self, waiter: _Waiter) -> None:
         if waiter.granted:  # handed one while acquiring its own: keep one, free the other
@@ -123,6 +156,7 @@ class ConcurrencyLimit:
         else:
             self._waiters.remove(waiter)
             waiter.granted = True
+            self._idle()
 
     def _release(self) -> None:
         """Free one slot: hand it to the first waiter, or give it back to the counter."""
@@ -130,6 +164,7 @@ class ConcurrencyLimit:
             waiter = self._waiters.popleft()
             waiter.granted = True
             waiter.event.set()
+            self._idle()
         else:
             self._store.release(self._key)
 

@@ -30,7 +30,7 @@ import msgspec
 from ..errors import AdapterError, CircuitOpenError, RateLimitError, ValidationError
 from ._checks import check_count, check_seconds
 from .ratelimit_headers import ServerLimit, parse_rate_headers
-from .state import MemoryStore, Store
+from .state import MemoryStore, Store, store_clock
 
 if TYPE_CHECKING:
     from ..providers.base import Headers
@@ -126,8 +126,9 @@ class _Bucket:
 class RateLimiter:
     """The request and token buckets of one ``RateLimit``; a ``Gate`` in front of every attempt.
 
-    ``clock`` (monotonic seconds; ``time.monotonic`` by default) and ``store``
-    (a ``MemoryStore`` by default) are injectable; ``key`` names the buckets
+    ``clock`` (monotonic seconds; the store's shared clock or
+    ``time.monotonic`` by default) and ``store`` (a ``MemoryStore`` by
+    default) are injectable; ``key`` names the buckets
     in the store (give two limiters one key and one shared store to share
     their buckets). ``delay(tokens)`` says how long a call of that size would
     wait now, without taking anything: a router skips deployments that would
@@ -147,8 +148,8 @@ class RateLimiter:
         if not isinstance(limit, RateLimit):
             raise ValidationError("must be an aa.RateLimit", field="rate_limit")
         self.limit = limit
-        self._clock = clock or time.monotonic
         self._store: Store = store if store is not None else MemoryStore()
+        self._clock = clock or store_clock(self._store)
         key = key or f"ratelimit:{id(self):x}"
         self._requests = _Bucket(f"{key}:requests", limit.rpm)
         self._tokens = _Bucket(f"{key}:tokens", limit.tpm)

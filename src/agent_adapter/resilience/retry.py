@@ -96,13 +96,17 @@ async def retrying(
     policy: RetryPolicy,
     *,
     deadline: float = math.inf,
-    on_retry: Callable[[AdapterError, int, float], None] | None = None,
+    on_retry: Callable[..., None] | None = None,
+    context: object = None,
 ) -> T:
     """Run ``attempt(n)`` until it succeeds, the policy gives up or the deadline passes.
 
     ``deadline`` is absolute (``anyio.current_time()`` clock); the attempts
     enforce it themselves, this loop only refuses to sleep past it. The sleep
     is an ordinary anyio sleep, so any enclosing cancel scope interrupts it.
+    Before each sleep ``on_retry(error, n, wait)`` is told, or, with a
+    ``context``, ``on_retry(context, error, n, wait)`` (so a caller can pass a
+    plain function and its object instead of making a bound method per call).
     """
     n = 0
     while True:
@@ -113,6 +117,9 @@ async def retrying(
             if wait is None or anyio.current_time() + wait >= deadline:
                 raise  # out of retries, or the next attempt could not start in time
             if on_retry is not None:
-                on_retry(error, n, wait)
+                if context is None:
+                    on_retry(error, n, wait)
+                else:
+                    on_retry(context, error, n, wait)
             await anyio.sleep(wait)
             n += 1

@@ -11,13 +11,15 @@ from __future__ import annotations
 
 import hashlib
 import math
+import time
 from collections import deque
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
     from ..providers.base import Secret
 
-__all__ = ["MemoryStore", "Store", "deployment_id"]
+__all__ = ["MemoryStore", "Store", "deployment_id", "store_clock"]
 
 
 def deployment_id(provider: str, base_url: str, model: str, api_key: Secret | None) -> str:
@@ -42,7 +44,10 @@ class Store(Protocol):
     Times are seconds on the gate's clock (``now`` is passed in, so a store
     never reads a clock of its own; a store shared between processes needs
     the gates to use a shared clock such as ``time.time``, or uses its
-    server's time instead of ``now``).
+    server's time instead of ``now``). A shared store may offer that clock
+    as a ``clock()`` method: gates built on it default to it (``store_clock``),
+    so the absolute times kept as values (when a breaker's open state ends)
+    mean the same in every process.
 
     The ``async`` methods are the decisions taken before an attempt, each one
     atomic (one round trip, one Lua script for Redis). The plain methods are
@@ -144,6 +149,24 @@ class Store(Protocol):
         """The value of counter ``key``."""
         ...
 
+    def watch(self, key: str, wake: Callable[[], None]) -> Callable[[], None]:
+        """Call ``wake()`` when counter ``key`` may have room that its caller did not free.
+
+        A concurrency gate watches its counter while callers queue: a slot it
+        frees itself goes straight to its first waiter, but one freed by
+        another gate on the same key (another process, for a shared store)
+        only shows up here. ``wake`` runs on the event loop and must not
+        block; a spurious call is harmless (the waiter just tries again).
+        Returns the function that stops watching.
+        """
+        ...
+
+
+def store_clock(store: Store) -> Callable[[], float]:
+    """The clock gates on ``store`` use by default: its shared ``clock()``, else monotonic."""
+    clock = getattr(store, "clock", None)
+    return clock if callable(clock) else time.monotonic
+
 
 class MemoryStore:
     """The in-process ``Store``: plain dicts, changed in place; the default for every gate.
@@ -152,13 +175,14 @@ class MemoryStore:
     one thread) at a time, like the rest of the library.
     """
 
-    __slots__ = ("_buckets", "_counters", "_events", "_values")
+    __slots__ = ("_buckets", "_counters", "_events", "_values", "_watchers")
 
     def __init__(self) -> None:
         self._buckets: dict[str, list[float]] = {}  # key -> [level, as of, paused until]
         self._events: dict[str, deque[float]] = {}
         self._values: dict[str, float] = {}
         self._counters: dict[str, int] = {}
+        self._watchers: dict[str, list[Callable[[], None]]] = {}
 
     def __repr__(self) -> str:
         return f"MemoryStore({len(self._buckets)} buckets, {len(self._counters)} counters)"
@@ -272,6 +296,35 @@ class MemoryStore:
             self._counters.pop(key, None)
         else:
             self._counters[key] = n - 1
+        if n:
+            wake_watchers(self._watchers, key)
 
     def count(self, key: str) -> int:
         return self._counters.get(key, 0)
+
+    def watch(self, key: str, wake: Callable[[], None]) -> Callable[[], None]:
+        return add_watcher(self._watchers, key, wake)
+
+
+def add_watcher(
+    watchers: dict[str, list[Callable[[], None]]], key: str, wake: Callable[[], None]
+) -> Callable[[], None]:
+    """Register ``wake`` under ``key``; the returned function removes it (once)."""
+    watchers.setdefault(key, []).append(wake)
+
+    def unwatch() -> None:
+        found = watchers.get(key)
+        if found is not None and wake in found:
+            found.remove(wake)
+            if not found:
+                del watchers[key]
+
+    return unwatch
+
+
+def wake_watchers(watchers: dict[str, list[Callable[[], None]]], key: str | None = None) -> None:
+    """Call the watchers of ``key`` (of every key when None)."""
+    lists = list(watchers.values()) if key is None else [watchers.get(key, [])]
+    for wakes in lists:
+        for wake in list(wakes):
+            wake()

@@ -23,17 +23,22 @@ import msgspec
 
 from ..client import Client, _retry, _timeouts
 from ..errors import AdapterError, ValidationError
+from ..hooks import Hooks, as_hooks
+from ..registry import create_adapter
 from ..resilience import (
     CircuitBreaker,
     RateLimit,
     RetryPolicy,
+    Store,
     Timeouts,
+    deployment_id,
     estimate_embed_tokens,
     estimate_tokens,
 )
 from ..resilience.ratelimit import DEFAULT_OUTPUT_TOKENS
 from ..transport import Transport
 from ..validation import CHAT_PARAMS, build_chat_request, build_embed_request
+from .candidate import chat_on, stream_on
 from .deployment import (
     Deployment,
     Group,
@@ -45,6 +50,7 @@ from .deployment import (
 )
 from .fallback import Plan, exhausted, past, total_timeout
 from .hedge import Hedge, Latencies, race
+from .observed import adopting, fell_back, finishing, observe
 from .strategies import Priority, make_strategy, prefer_available
 from .stream import RoutedStream
 
@@ -52,8 +58,9 @@ if TYPE_CHECKING:
     from types import TracebackType
 
     from ..batch import BatchProgress
+    from ..hooks import Observer
     from ..stream import ChatStream
-    from ..types import ChatRequest, ChatResponse, EmbedResponse, Message, Tool
+    from ..types import ChatRequest, ChatResponse, EmbedRequest, EmbedResponse, Message, Tool
 
 __all__ = ["Deployment", "Router"]
 
@@ -87,8 +94,13 @@ class Router:
     loop is one deployment's; ``timeouts.total`` bounds the whole routed
     call). ``allow_direct`` serves a ``"provider/model"`` that names no group
     directly; with it ``models`` may be empty (a router of direct models only,
-    as the gateway runs without a config file). Use ``async with aa.Router(...)
-    as router:``.
+    as the gateway runs without a config file). ``hooks`` (``aa.Hooks``) see
+    each routed call once, however many deployments it tried
+    (``on_fallback`` between them), with content only when
+    ``capture_content=True``. ``store`` (an ``aa.RedisStore`` to share them
+    between processes) holds the breaker's state and each deployment's
+    buckets and concurrency counter, keyed by deployment id. Use ``async
+    with aa.Router(...) as router:``.
     """
 
     @classmethod
@@ -118,11 +130,16 @@ class Router:
         allow_direct: bool = False,
         seed: int | None = None,
         transport: Transport | None = None,
+        hooks: Iterable[Hooks] | None = None,
+        capture_content: bool = False,
+        store: Store | None = None,
     ) -> None:
+        self.hooks = as_hooks(hooks)
+        self.capture_content = bool(capture_content)
         rng = random.Random(seed)
         make_strategy(strategy, rng)  # an unknown name fails before anything is built
         if isinstance(breaker, _Default):
-            breaker = CircuitBreaker()
+            breaker = CircuitBreaker(store=store)
         elif breaker is not None and not isinstance(breaker, CircuitBreaker):
             raise ValidationError("must be an aa.CircuitBreaker or None", field="breaker")
         if hedge is not None and not isinstance(hedge, Hedge):
@@ -134,6 +151,7 @@ class Router:
         self.strategy = strategy
         self.hedge = hedge
         self.breaker = breaker
+        self.store = store
         self._timed = strategy == "latency"  # chat latencies are read by this strategy only
         self._allow_direct = bool(allow_direct)
         self._owns_transport = transport is None
@@ -199,21 +217,43 @@ class Router:
         tools: Iterable[Mapping[str, Any] | Tool] | None = None,
         timeouts: Timeouts | float | None = None,
         retry: RetryPolicy | int | None = None,
+        hooks: Iterable[Hooks] | None = None,
         **params: Any,
     ) -> ChatResponse:
         """``Client.chat`` over the deployments of ``model`` (a model name of this router).
 
-        ``timeouts``/``retry`` given here replace every deployment's for this call.
+        ``timeouts``/``retry`` given here replace every deployment's for this call;
+        ``hooks`` are added to the router's.
         """
         group = self._group(model)
         request = self._chat_request(group, messages, tools, params, stream=False)
         call_timeouts, call_retry = _timeouts(timeouts), _retry(retry)
+        observer = observe(self, "chat", request, hooks)
+        routed = self._route_chat(group, request, call_timeouts, call_retry, observer)
+        return await (routed if observer is None else finishing(observer, routed))
+
+    async def _route_chat(
+        self,
+        group: Group,
+        request: ChatRequest,
+        call_timeouts: Timeouts | None,
+        call_retry: RetryPolicy | None,
+        observer: Observer | None,
+    ) -> ChatResponse:
+        """The candidates of one routed chat call, in turn or raced."""
         deadline = self._deadline(call_timeouts)
         single = group.single
         if single is not None:  # one deployment, no fallbacks: nothing to order, plan or race
             try:
-                return await self._chat_on(
-                    single, request, call_timeouts, call_retry, deadline, None
+                return await chat_on(
+                    single,
+                    request,
+                    call_timeouts,
+                    call_retry,
+                    deadline,
+                    None,
+                    observer,
+                    timed=self._timed,
                 )
             except AdapterError as error:
                 plan = Plan(group, self._order_alone, (single,))
@@ -230,12 +270,23 @@ class Router:
         ring = group.chat_latencies
 
         async def attempt(member: Member) -> ChatResponse:
-            return await self._chat_on(member, request, call_timeouts, call_retry, deadline, ring)
+            return await chat_on(
+                member,
+                request,
+                call_timeouts,
+                call_retry,
+                deadline,
+                ring,
+                observer,
+                timed=self._timed,
+            )
 
         if self.hedge is not None:
             won = await self._hedged(plan, attempt, _nothing, deadline, ring, call_timeouts)
             return won[1]
         while (member := plan.next()) is not None:
+            if plan.errors:
+                fell_back(observer, plan.errors[-1], member)
             try:
                 return await attempt(member)
             except AdapterError as error:
@@ -253,6 +304,7 @@ class Router:
         tools: Iterable[Mapping[str, Any] | Tool] | None = None,
         timeouts: Timeouts | float | None = None,
         retry: RetryPolicy | int | None = None,
+        hooks: Iterable[Hooks] | None = None,
         **params: Any,
     ) -> RoutedStream:
         """``Client.stream`` over the deployments of ``model``; falls back until first content.
@@ -263,6 +315,7 @@ class Router:
         group = self._group(model)
         request = self._chat_request(group, messages, tools, params, stream=True)
         call_timeouts, call_retry = _timeouts(timeouts), _retry(retry)
+        observer = observe(self, "stream", request, hooks)
 
         async def open_stream() -> tuple[Member, ChatStream]:
             deadline = self._deadline(call_timeouts)
@@ -273,13 +326,15 @@ class Router:
             ring = group.stream_latencies
 
             async def attempt(member: Member) -> ChatStream:
-                return await self._stream_on(
-                    member, request, call_timeouts, call_retry, deadline, ring
+                return await stream_on(
+                    member, request, call_timeouts, call_retry, deadline, ring, observer
                 )
 
             if self.hedge is not None and group.single is None:
                 return await self._hedged(plan, attempt, _close, deadline, ring, call_timeouts)
             while (member := plan.next()) is not None:
+                if plan.errors:
+                    fell_back(observer, plan.errors[-1], member)
                 try:
                     return member, await attempt(member)
                 except AdapterError as error:
@@ -289,7 +344,7 @@ class Router:
                         raise self._timeout(call_timeouts, plan) from error
             raise exhausted(plan.errors) from plan.errors[-1]
 
-        return RoutedStream(open_stream)
+        return RoutedStream(open_stream if observer is None else adopting(observer, open_stream))
 
     async def embed(
         self,
@@ -300,6 +355,7 @@ class Router:
         timeouts: Timeouts | float | None = None,
         retry: RetryPolicy | int | None = None,
         extra: Mapping[str, Any] | None = None,
+        hooks: Iterable[Hooks] | None = None,
     ) -> EmbedResponse:
         """``Client.embed`` over the deployments of ``model`` that serve the same model name.
 
@@ -315,6 +371,19 @@ class Router:
             group.members[0].target.model, input, dimensions=dimensions, extra=extra
         )
         call_timeouts, call_retry = _timeouts(timeouts), _retry(retry)
+        observer = observe(self, "embed", request, hooks)
+        routed = self._route_embed(group, request, call_timeouts, call_retry, observer)
+        return await (routed if observer is None else finishing(observer, routed))
+
+    async def _route_embed(
+        self,
+        group: Group,
+        request: EmbedRequest,
+        call_timeouts: Timeouts | None,
+        call_retry: RetryPolicy | None,
+        observer: Observer | None,
+    ) -> EmbedResponse:
+        """The candidates of one routed embeddings call, in turn."""
         deadline = self._deadline(call_timeouts)
         tokens = (estimate_embed_tokens(request), 0) if group.needs_tokens else _NO_TOKENS
         order = [m for m in self._order(group, False, tokens) if m.target.embeds]
@@ -322,9 +391,13 @@ class Router:
         first = order[0].target.model
         plan.accept = lambda m: m.target.embeds and m.target.model == first
         while (member := plan.next()) is not None:
+            if plan.errors:
+                fell_back(observer, plan.errors[-1], member)
             target = member.target
             if request.model != target.model:
                 request = _replace(request, model=target.model)
+            if observer is not None:
+                observer.candidate(target.id)
             try:
                 result = await target.client._embed(
                     target.adapter,
@@ -332,6 +405,8 @@ class Router:
                     call_timeouts or target.timeouts,
                     call_retry or target.retry,
                     deadline=deadline,
+                    observer=observer,
+                    price=target.price,
                 )
             except AdapterError as error:
                 if not plan.failed(member, error):
@@ -354,85 +429,6 @@ class Router:
         from ..batch import run_batch
 
         return await run_batch(self, requests, concurrency=concurrency, on_progress=on_progress)
-
-    # -- one candidate ---------------------------------------------------------
-
-    async def _chat_on(
-        self,
-        member: Member,
-        request: ChatRequest,
-        call_timeouts: Timeouts | None,
-        call_retry: RetryPolicy | None,
-        deadline: float,
-        ring: Latencies | None,
-    ) -> ChatResponse:
-        """One deployment's chat call (its own retries included), counted and timed."""
-        target = member.target
-        if request.model != target.model:
-            request = _replace(request, model=target.model)
-        stats = target.stats
-        stats.in_flight += 1
-        timed = self._timed or ring is not None  # two clock reads only when someone reads them
-        began = anyio.current_time() if timed else 0.0
-        try:
-            response = await target.client._chat(
-                target.adapter,
-                request,
-                call_timeouts or target.timeouts,
-                call_retry or target.retry,
-                deadline=deadline,
-            )
-        except AdapterError:
-            stats.failed(stream=False)
-            raise
-        finally:
-            stats.in_flight -= 1
-        if timed:
-            seconds = anyio.current_time() - began
-            stats.record(seconds, stream=False)
-            if ring is not None:
-                ring.add(seconds)
-        response.deployment = target.id
-        if response.model is None:
-            response.model = target.model
-        return response
-
-    async def _stream_on(
-        self,
-        member: Member,
-        request: ChatRequest,
-        call_timeouts: Timeouts | None,
-        call_retry: RetryPolicy | None,
-        deadline: float,
-        ring: Latencies | None,
-    ) -> ChatStream:
-        """One deployment's stream, entered: returns once its first content arrived."""
-        target = member.target
-        if request.model != target.model:
-            request = _replace(request, model=target.model)
-        stats = target.stats
-        began = anyio.current_time()
-        stream = target.client._stream(
-            target.adapter,
-            request,
-            call_timeouts or target.timeouts,
-            call_retry or target.retry,
-            start=began,
-            deadline=deadline,
-        )
-        stats.in_flight += 1
-        stream._call.on_end(stats.leave)  # in flight until the stream ends, however it ends
-        try:
-            await stream.__aenter__()
-        except AdapterError:
-            stats.failed(stream=True)
-            raise
-        ttft = stream.ttft
-        seconds = ttft if ttft is not None else anyio.current_time() - began
-        stats.record(seconds, stream=True)
-        if ring is not None:
-            ring.add(seconds)
-        return stream
 
     # -- plumbing ------------------------------------------------------------
 
@@ -499,6 +495,10 @@ class Router:
     def _target(self, spec: Deployment, provider: str, bare: str, where: str) -> Target:
         """The client and id of one deployment, on the shared pool, with the router's defaults."""
         limited = spec.rpm is not None or spec.tpm is not None
+        store_key = None
+        if self.store is not None:  # shared counters are keyed by deployment, as the breaker is
+            named = create_adapter(provider, api_key=spec.api_key, base_url=spec.base_url)
+            store_key = deployment_id(named.name, named.base_url, bare, named.api_key)
         client = Client(
             provider,
             api_key=spec.api_key,
@@ -510,6 +510,8 @@ class Router:
             rate_limit=RateLimit(rpm=spec.rpm, tpm=spec.tpm) if limited else None,
             max_concurrency=spec.max_concurrency,
             max_queue=spec.max_queue,
+            store=self.store,
+            store_key=store_key,
         )
         adapter = client._adapter(provider)
         return Target(

@@ -24,7 +24,7 @@ def _module_for(path: str) -> str | None:
         return "fake_ollama"
     if "/paas/" in route:
         return "fake_zhipu"
-    if route.endswith("/chat/completions") or route.endswith("/embeddings"):
+    if route.endswith(("/chat/completions", "/embeddings", "/responses")):
         return "fake_openai"
     return None
 

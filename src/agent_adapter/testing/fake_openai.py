@@ -1,5 +1,7 @@
 """A canned but plausible OpenAI Chat Completions / embeddings server: ``reply(request) -> Reply``.
 
+``POST .../responses`` goes to ``fake_openai_responses`` (the Responses API).
+
 Used by ``agent-adapter mock`` / ``demo`` and the examples, so any client of an
 OpenAI-compatible preset pointed at the mock server gets answers shaped like
 OpenAI's: one tool call when tools are offered and the user has just spoken,
@@ -20,7 +22,7 @@ from typing import Any
 
 import msgspec
 
-from . import _fake_common as common
+from . import _fake_common as common, fake_openai_responses
 from .replies import RecordedRequest, Reply
 
 __all__ = ["reply"]
@@ -48,6 +50,8 @@ def reply(request: RecordedRequest, *, delay: float = 0.0) -> Reply:
         return _embeddings(body)
     if route.endswith("/chat/completions"):
         return _chat(body, request.body, delay)
+    if route.endswith("/responses"):
+        return fake_openai_responses.reply(body, request.body, delay)
     return _error(404, "invalid_request_error", f"Unknown request URL: POST {route}", 404)
 
 

@@ -9,7 +9,9 @@ Sans-IO, one module per job:
   ``AdapterError``;
 * ``stream``: ``OpenAIStreamDecoder``, the ``chat.completion.chunk`` SSE decoder;
 * ``presets``: how each compatible service differs (one ``Quirks`` record each);
-* ``adapter``: ``OpenAIAdapter``, which joins them.
+* ``adapter``: ``OpenAIAdapter``, which joins them;
+* ``responses/``: the Responses API (``POST /responses``), its own adapter,
+  chosen with ``api="responses"``.
 
 Prompt caching is automatic on these services, so ``cache`` markers are not
 sent; ``prompt_cache_key`` goes to the presets that read it (OpenAI, Azure,

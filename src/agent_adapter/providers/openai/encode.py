@@ -46,7 +46,7 @@ from .wire import (
     ToolOut,
 )
 
-__all__ = ["chat_body", "embed_body"]
+__all__ = ["chat_body", "embed_body", "image_type"]
 
 
 def chat_body(request: ChatRequest, quirks: Quirks) -> bytes:
@@ -193,7 +193,7 @@ def _part(part: ContentPart) -> PartOut:
         return TextOut(part.text)
     if isinstance(part, ImagePart):
         if part.data is not None:
-            url = data_url(part.media_type or _image_type(part.data), part.data)
+            url = data_url(part.media_type or image_type(part.data), part.data)
         else:
             url = part.url or ""
         return ImageOut(ImageURL(url, UNSET if part.detail is None else part.detail))
@@ -220,7 +220,7 @@ _IMAGE_MAGIC = (
 )
 
 
-def _image_type(data: bytes) -> str:
+def image_type(data: bytes) -> str:
     """The media type of image bytes given without one (PNG when unknown)."""
     for magic, media_type in _IMAGE_MAGIC:
         if data.startswith(magic):
