@@ -13,6 +13,7 @@ from agent_adapter.gateway import create_app, key_hash, new_key, read_settings
 from agent_adapter.gateway.auth import KeyRing, bearer
 from agent_adapter.gateway.limits import KeyLimits, Refused, Ticket
 from agent_adapter.gateway.settings import DEFAULT_MAX_BODY_BYTES, KeySettings
+from agent_adapter.resilience import MemoryStore
 
 HASH = key_hash("aa-one")
 GROUPS = ("smart", "fast")
@@ -124,3 +125,16 @@ def test_gateway_table_errors_from_a_file(tmp_path: Path) -> None:
     path.write_text('[models]\nsmart = ["openai/gpt-4o"]\n[gateway.keys.a]\nhash = "sha256:00"\n')
     with pytest.raises(aa.ValidationError, match=r"^gateway\.keys\.a\.hash: must be"):
         create_app(path, env={"OPENAI_API_KEY": "sk-x"})
+
+
+def test_one_store_holds_the_keys_limits_and_the_routers_state(tmp_path: Path) -> None:
+    store = MemoryStore()  # a RedisStore shares them between gateway instances
+    path = tmp_path / "gateway.toml"
+    path.write_text(
+        '[models]\nsmart = [{ model = "openai/gpt-4o", api_key = "env:UP" }]\n'
+        f'[gateway.keys.a]\nhash = "{HASH}"\nrpm = 1\n'
+    )
+    app = create_app(path, env={"UP": "sk-x"}, store=store)
+    limits = app._limits["a"]
+    assert limits.rate is not None and limits.rate._store is store
+    assert app.router.breaker is not None and app.router.breaker._store is store

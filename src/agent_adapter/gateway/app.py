@@ -54,22 +54,25 @@ def create_app(
     """The gateway for a config file (a path or a loaded ``RouterConfig``).
 
     ``None`` serves every provider whose key is in ``env`` (``os.environ``)
-    as ``provider/model``, with no client keys. ``store`` holds the client
-    keys' limits (in memory unless given). Nothing is connected until a
-    request needs it.
+    as ``provider/model``, with no client keys. ``store`` (an
+    ``aa.RedisStore`` to share them between gateway instances) holds the
+    client keys' limits and the Router's breakers and buckets; in memory
+    unless given. Nothing is connected until a request needs it.
     """
     from ..config import RouterConfig, load_config
     from ..routing import Router
 
     environ = os.environ if env is None else env
+    shared: dict[str, Any] = {} if store is None else {"store": store}
     if config is None:
-        return Gateway(Router({}, allow_direct=True), GatewaySettings(), env=environ, store=store)
+        router = Router({}, allow_direct=True, **shared)
+        return Gateway(router, GatewaySettings(), env=environ, store=store)
     if not isinstance(config, RouterConfig):
         config = load_config(config, env=environ)
     settings = read_settings(
         config.gateway, groups=config.models, allow_direct=bool(config.allow_direct)
     )
-    router = Router(**config.router_kwargs())
+    router = Router(**config.router_kwargs(), **shared)
     configured = [d for ds in config.models.values() for d in ds]
     secrets = [d.api_key for d in configured if d.api_key]
     return Gateway(
