@@ -1,4 +1,4 @@
-"""``agent-adapter``: ``demo`` (no key, no network), ``chat``, ``batch`` (real providers), ``mock``.
+"""``agent-adapter``: ``demo``, ``chat``, ``batch``, ``mock``, ``serve`` (the gateway), ``keys``.
 
 Everything is imported inside the command that needs it, so ``--help`` is instant.
 """
@@ -54,7 +54,49 @@ def main(argv: Sequence[str] | None = None) -> int:
     mock.add_argument("--host", default="127.0.0.1")
     mock.add_argument("--port", type=int, default=0, help="0 picks a free port")
 
+    serve = commands.add_parser(
+        "serve",
+        help="run the OpenAI- and Anthropic-compatible gateway (needs the server extra)",
+        description="Serve /v1/chat/completions, /v1/embeddings, /v1/models, /v1/messages, "
+        "/healthz and /readyz over a Router. Without --config: every provider whose key is "
+        "in the environment, as provider/model, on loopback only.",
+    )
+    serve.add_argument("--config", help="a Router config file (TOML) with a [gateway] table")
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on (127.0.0.1)")
+    serve.add_argument("--port", type=int, default=8080, help="0 picks a free port (8080)")
+    serve.add_argument("--backend", choices=("asyncio", "trio"), default="asyncio")
+    serve.add_argument(
+        "--insecure-no-auth",
+        action="store_true",
+        help="serve a non-loopback address without client keys (anyone reaching it may use it)",
+    )
+
+    keys = commands.add_parser("keys", help="client keys for the gateway")
+    key_commands = keys.add_subparsers(dest="keys_command", required=True)
+    new = key_commands.add_parser("new", help="print a fresh key once, and its config lines")
+    new.add_argument("--name", required=True, help="the key's name, e.g. team-a")
+
     args = parser.parse_args(argv)
+    if args.command == "serve":
+        from .gateway.serve import main as serve_main
+
+        return serve_main(
+            args.config,
+            host=args.host,
+            port=args.port,
+            backend=args.backend,
+            insecure_no_auth=args.insecure_no_auth,
+        )
+    if args.command == "keys":
+        from .errors import ValidationError
+        from .gateway.serve import new_key_text
+
+        try:
+            print(new_key_text(args.name), end="")
+        except ValidationError as error:
+            print(f"error: {error}", file=sys.stderr)
+            return 2
+        return 0
     try:
         if args.command == "demo":
             anyio.run(_demo, args.delay)

@@ -219,6 +219,15 @@ class ChatStream:
             return None
         return self._first_content - start
 
+    @property
+    def buffered(self) -> int:
+        """Chunks decoded but not yet handed out: the next ``__anext__`` needs no network read.
+
+        A relay (the gateway) writes out what it has when this is 0, so one
+        network read in becomes one write out, not one write per chunk.
+        """
+        return len(self._pending) - self._pos
+
     # -- the call and its attempts -------------------------------------------
 
     async def _open(self) -> None:

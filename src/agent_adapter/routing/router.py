@@ -93,12 +93,14 @@ class Router:
     ``timeouts``/``retry`` are the defaults of every deployment (each retry
     loop is one deployment's; ``timeouts.total`` bounds the whole routed
     call). ``allow_direct`` serves a ``"provider/model"`` that names no group
-    directly. ``hooks`` (``aa.Hooks``) see each routed call once, however
-    many deployments it tried (``on_fallback`` between them), with content
-    only when ``capture_content=True``. ``store`` (an ``aa.RedisStore`` to
-    share them between processes) holds the breaker's state and each
-    deployment's buckets and concurrency counter, keyed by deployment id.
-    Use ``async with aa.Router(...) as router:``.
+    directly; with it ``models`` may be empty (a router of direct models only,
+    as the gateway runs without a config file). ``hooks`` (``aa.Hooks``) see
+    each routed call once, however many deployments it tried
+    (``on_fallback`` between them), with content only when
+    ``capture_content=True``. ``store`` (an ``aa.RedisStore`` to share them
+    between processes) holds the breaker's state and each deployment's
+    buckets and concurrency counter, keyed by deployment id. Use ``async
+    with aa.Router(...) as router:``.
     """
 
     @classmethod
@@ -155,8 +157,10 @@ class Router:
         self._owns_transport = transport is None
         self._transport = transport if transport is not None else Transport()
         self._targets: dict[str, Target] = {}
-        groups = build_groups(
-            models, lambda: make_strategy(strategy, rng), self._target, self._targets
+        groups = (
+            build_groups(models, lambda: make_strategy(strategy, rng), self._target, self._targets)
+            if models or not allow_direct
+            else {}
         )
         for label, value, attr in (
             ("fallbacks", fallbacks, "fallbacks"),
@@ -192,6 +196,11 @@ class Router:
         """Close every pooled connection (of every deployment: they share one pool)."""
         if self._owns_transport:
             await self._transport.aclose()
+
+    @property
+    def deployment_ids(self) -> tuple[str, ...]:
+        """Every deployment this router knows: its groups' and the direct ones used so far."""
+        return tuple(self._targets)
 
     @property
     def transport(self) -> Transport:

@@ -136,6 +136,11 @@ class RoutedStream:
         return self._stream.chunk_count if self._stream is not None else 0
 
     @property
+    def buffered(self) -> int:
+        """Chunks decoded but not yet handed out (see ``ChatStream.buffered``)."""
+        return self._stream.buffered if self._stream is not None else 0
+
+    @property
     def ttft(self) -> float | None:
         """Seconds from the answering deployment's start to its first content."""
         return self._stream.ttft if self._stream is not None else None

@@ -1,0 +1,28 @@
+"""The gateway: an OpenAI- and Anthropic-compatible HTTP API in front of an ``aa.Router``.
+
+``create_app(config)`` builds the ASGI application (raw ASGI: no framework);
+``agent-adapter serve`` runs it on hypercorn (the ``server`` extra) on
+asyncio or trio. One module per job: ``settings`` (the ``[gateway]`` table),
+``auth`` (client keys), ``limits`` (the per-key gates), ``http`` (one ASGI
+exchange), ``errors`` (errors in the caller's protocol), ``relay``
+(upstream calls and streams, cancelled on disconnect), ``openai_routes`` and
+``anthropic_routes`` with ``anthropic_format`` (the endpoints), ``app`` (the
+application) and ``serve`` (hypercorn). Importing this package never imports
+hypercorn.
+"""
+
+from __future__ import annotations
+
+from .app import Gateway, create_app
+from .auth import key_hash, new_key
+from .settings import GatewaySettings, KeySettings, read_settings
+
+__all__ = [
+    "Gateway",
+    "GatewaySettings",
+    "KeySettings",
+    "create_app",
+    "key_hash",
+    "new_key",
+    "read_settings",
+]

@@ -1,0 +1,77 @@
+"""The Anthropic-compatible endpoints: ``/v1/messages`` and ``/v1/messages/count_tokens``.
+
+A Messages request is read into our chat keywords (``anthropic_format``),
+routed like any other, and answered in Anthropic's shape and event protocol,
+whichever provider served it, so the official ``anthropic`` SDK works with
+``base_url="http://HOST:PORT"``. ``count_tokens`` answers our estimate (the
+token buckets' ``estimate_tokens``, no tokenizer, no upstream call), and says
+so: ``"estimated": true`` in the body and an ``x-token-count: estimate`` header.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import msgspec
+
+from ..resilience import estimate_tokens
+from ..resilience.ratelimit import DEFAULT_OUTPUT_TOKENS
+from .anthropic_format import EventEncoder, message_object, messages_params
+from .http import Problem
+from .relay import guarded, relay
+
+if TYPE_CHECKING:
+    from ..types import ChatResponse
+    from .app import Gateway
+    from .http import Exchange
+    from .settings import KeySettings
+
+__all__ = ["count_tokens", "messages"]
+
+_json = msgspec.json.Encoder().encode
+
+
+async def messages(gateway: Gateway, exchange: Exchange, key: KeySettings | None) -> None:
+    """``POST /v1/messages``, streamed (Anthropic's events) or not."""
+    body = await gateway.json_body(exchange)
+    stream = body.get("stream")
+    if stream is not None and not isinstance(stream, bool):
+        raise Problem(400, "stream: must be true or false", param="stream")
+    params = messages_params(body)
+    model = gateway.check_model(params.pop("model"), key)
+    ticket = gateway.ticket(key, model, params)
+    await gateway.admit(key, ticket, stream=bool(stream))
+
+    async def answer() -> ChatResponse:
+        response = await gateway.router.chat(model=model, **params)
+        await exchange.respond(200, _json(message_object(response, model=model)))
+        return response
+
+    error: BaseException | None = None
+    try:
+        if stream:
+            routed = gateway.router.stream(model=model, **params)
+            response = await relay(exchange, routed, EventEncoder(model=model), gateway.problem)
+        else:
+            response = await guarded(exchange, answer)
+        ticket.usage = response.usage
+    except BaseException as exc:
+        error = exc
+        raise
+    finally:
+        ticket.settle(error)
+
+
+async def count_tokens(gateway: Gateway, exchange: Exchange, key: KeySettings | None) -> None:
+    """``POST /v1/messages/count_tokens``: our estimate of the prompt's tokens, marked as one."""
+    body = await gateway.json_body(exchange)
+    params = messages_params(body, count=True)
+    model = gateway.check_model(params.pop("model"), key)
+    request = gateway.chat_request(model, params)
+    output = request.max_tokens if request.max_tokens is not None else DEFAULT_OUTPUT_TOKENS
+    tokens = max(estimate_tokens(request) - output, 0)
+    await exchange.respond(
+        200,
+        _json({"input_tokens": tokens, "estimated": True}),
+        headers=[(b"x-token-count", b"estimate")],
+    )

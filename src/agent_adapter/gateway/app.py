@@ -1,0 +1,383 @@
+"""``create_app(config)``: the gateway as a raw ASGI application, over one ``aa.Router``.
+
+One ``Gateway`` serves one Router: each request is looked up in a fixed
+route table (no framework: the routes are few, and a request pays only for
+a dict lookup before its handler), authenticated, counted against
+``max_in_flight``, and handed to its protocol's handler (``openai_routes``,
+``anthropic_routes``), which reads the body, checks the model against what
+is served and what the key may use, passes the key's gates and calls the
+Router. Whatever goes wrong becomes a ``Problem``, answered in the caller's
+protocol (``errors.py``). The ASGI lifespan closes the Router's connections
+on shutdown.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Awaitable, Callable, Collection, Iterable, Mapping
+from typing import TYPE_CHECKING, Any
+
+import msgspec
+
+from ..errors import AdapterError
+from ..registry import PROVIDERS, split_model
+from ..resilience import estimate_tokens
+from ..validation import build_chat_request
+from . import anthropic_routes, errors, openai_routes
+from .auth import KeyRing, bearer
+from .http import Disconnected, Exchange, Problem, Protocol, Receive, Scope, Send
+from .limits import KeyLimits, Refused, Ticket, in_flight_limit
+from .settings import GatewaySettings, KeySettings, read_settings
+
+if TYPE_CHECKING:
+    from ..config import RouterConfig
+    from ..resilience import Store
+    from ..routing import Router
+    from ..types import ChatRequest
+
+__all__ = ["Gateway", "create_app"]
+
+log = logging.getLogger("agent_adapter.gateway")
+
+Handler = Callable[["Gateway", Exchange, "KeySettings | None"], Awaitable[None]]
+_decode = msgspec.json.Decoder().decode
+_json = msgspec.json.Encoder().encode
+
+
+def create_app(
+    config: RouterConfig | str | os.PathLike[str] | None = None,
+    *,
+    env: Mapping[str, str] | None = None,
+    store: Store | None = None,
+) -> Gateway:
+    """The gateway for a config file (a path or a loaded ``RouterConfig``).
+
+    ``None`` serves every provider whose key is in ``env`` (``os.environ``)
+    as ``provider/model``, with no client keys. ``store`` (an
+    ``aa.RedisStore`` to share them between gateway instances) holds the
+    client keys' limits and the Router's breakers and buckets; in memory
+    unless given. Nothing is connected until a request needs it.
+    """
+    from ..config import RouterConfig, load_config
+    from ..routing import Router
+
+    environ = os.environ if env is None else env
+    shared: dict[str, Any] = {} if store is None else {"store": store}
+    if config is None:
+        router = Router({}, allow_direct=True, **shared)
+        return Gateway(router, GatewaySettings(), env=environ, store=store)
+    if not isinstance(config, RouterConfig):
+        config = load_config(config, env=environ)
+    settings = read_settings(
+        config.gateway, groups=config.models, allow_direct=bool(config.allow_direct)
+    )
+    router = Router(**config.router_kwargs(), **shared)
+    configured = [d for ds in config.models.values() for d in ds]
+    secrets = [d.api_key for d in configured if d.api_key]
+    return Gateway(
+        router,
+        settings,
+        env=environ,
+        store=store,
+        secrets=secrets,
+        direct_models=[d.model for d in configured] if config.allow_direct else (),
+    )
+
+
+class Gateway:
+    """The ASGI application: ``await gateway(scope, receive, send)``.
+
+    ``router`` serves the calls (the gateway closes it on shutdown);
+    ``settings`` are the ``[gateway]`` table's. ``direct_models`` are the
+    ``provider/model`` names ``/v1/models`` lists besides the groups when the
+    router serves direct models; ``secrets`` (the provider keys) are scrubbed
+    from every upstream message.
+    """
+
+    def __init__(
+        self,
+        router: Router,
+        settings: GatewaySettings | None = None,
+        *,
+        env: Mapping[str, str] | None = None,
+        store: Store | None = None,
+        secrets: Iterable[str] = (),
+        direct_models: Collection[str] = (),
+    ) -> None:
+        environ = os.environ if env is None else env
+        self.router = router
+        self.settings = settings = settings or GatewaySettings()
+        self.keys = KeyRing(settings.keys)
+        self._limits = {key.name: KeyLimits(key, store) for key in settings.keys}
+        self._in_flight = in_flight_limit(settings.max_in_flight)
+        self.groups = tuple(router.deployments)
+        self.direct = router._allow_direct  # serves provider/model names outside its groups
+        self.direct_providers = _providers_with_keys(environ) if self.direct else frozenset()
+        self.direct_models = tuple(dict.fromkeys(direct_models))
+        env_keys = [environ[v] for spec in PROVIDERS for v in spec.key_env if environ.get(v)]
+        self.scrub = errors.Scrubber([*secrets, *env_keys])
+        self._routes: dict[tuple[str, str], tuple[Handler, Protocol, bool]] = {
+            ("POST", "/v1/chat/completions"): (openai_routes.chat, "openai", True),
+            ("POST", "/v1/embeddings"): (openai_routes.embeddings, "openai", True),
+            ("GET", "/v1/models"): (openai_routes.models, "openai", True),
+            ("POST", "/v1/messages"): (anthropic_routes.messages, "anthropic", True),
+            ("POST", "/v1/messages/count_tokens"): (
+                anthropic_routes.count_tokens,
+                "anthropic",
+                True,
+            ),
+            ("GET", "/healthz"): (_healthz, "openai", False),
+            ("GET", "/readyz"): (_readyz, "openai", False),
+        }
+        self._paths = {path for _, path in self._routes}
+
+    def __repr__(self) -> str:
+        return f"Gateway(groups={list(self.groups)!r}, keys={len(self.settings.keys)})"
+
+    # -- ASGI --------------------------------------------------------------------------
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        kind = scope["type"]
+        if kind == "http":
+            await self._http(Exchange(scope, receive, send))
+        elif kind == "lifespan":
+            await self._lifespan(receive, send)
+        # "websocket": not served yet; returning without accepting refuses the upgrade.
+
+    async def _lifespan(self, receive: Receive, send: Send) -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                await self.router.aclose()
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+    async def _http(self, exchange: Exchange) -> None:
+        path = exchange.path
+        if path.startswith("/v1/messages"):
+            exchange.protocol = "anthropic"
+        slot = None
+        try:
+            route = self._routes.get((exchange.method, path))
+            if route is None and exchange.method == "GET" and path.startswith("/v1/models/"):
+                route = (openai_routes.model, "openai", True)
+            if route is None:
+                raise self._no_route(exchange)
+            handler, exchange.protocol, needs_key = route
+            key = self._authenticate(exchange) if needs_key and self.keys.required else None
+            if self._in_flight is not None and needs_key:
+                slot = Ticket()
+                try:
+                    await slot.enter(self._in_flight, "this gateway's max_in_flight")
+                except Refused as refused:
+                    raise Problem(
+                        429, refused.message, type="rate_limit_error", retry_after=1.0
+                    ) from None
+            await handler(self, exchange, key)
+        except Disconnected:
+            pass  # nobody to answer; the upstream call was cancelled
+        except Problem as problem:
+            await self._answer(exchange, problem)
+        except AdapterError as error:
+            await self._answer(exchange, self.problem(error))
+        except Exception:
+            log.exception("%s %s: unexpected error", exchange.method, path)
+            await self._answer(exchange, Problem(500, "internal error", type="server_error"))
+        finally:
+            if slot is not None:
+                slot.settle()
+
+    async def _answer(self, exchange: Exchange, problem: Problem) -> None:
+        """Send ``problem``: as the answer, or as the last event of a started stream."""
+        if problem.upstream or problem.status >= 500:
+            log.warning(
+                "%s %s -> %d %s: %s",
+                exchange.method,
+                exchange.path,
+                problem.status,
+                problem.type,
+                problem.message,
+            )
+        if exchange.done:
+            return
+        if exchange.started:
+            await exchange.end(errors.event(problem, exchange.protocol))
+            return
+        await exchange.respond(
+            problem.status,
+            errors.render(problem, exchange.protocol),
+            headers=errors.headers(problem),
+        )
+
+    def _no_route(self, exchange: Exchange) -> Problem:
+        if exchange.path in self._paths:
+            allowed = sorted(m for m, p in self._routes if p == exchange.path)
+            return Problem(
+                405,
+                f"{exchange.method} is not allowed on {exchange.path} (use {', '.join(allowed)})",
+                code="method_not_allowed",
+            )
+        return Problem(
+            404,
+            f"Unknown request URL: {exchange.method} {exchange.path}",
+            type="not_found_error",
+            code="unknown_url",
+        )
+
+    def _authenticate(self, exchange: Exchange) -> KeySettings:
+        presented = bearer(exchange.header(b"authorization"))
+        if presented is None and exchange.protocol == "anthropic":
+            raw = exchange.header(b"x-api-key")
+            presented = raw.decode("latin-1") if raw else None
+        key = self.keys.find(presented)
+        if key is None:
+            where = (
+                "an x-api-key or Authorization: Bearer header"
+                if exchange.protocol == "anthropic"
+                else "an Authorization: Bearer header"
+            )
+            raise Problem(
+                401,
+                "missing API key: send it in " + where
+                if presented is None
+                else "invalid API key",  # never echo what was sent
+                type="authentication_error",
+                code="invalid_api_key",
+            )
+        return key
+
+    # -- what the handlers share -------------------------------------------------------------
+
+    def problem(self, error: AdapterError) -> Problem:
+        """What a routed call's ``error`` is to the caller (secrets scrubbed)."""
+        return errors.problem_of(error, self.scrub)
+
+    async def json_body(self, exchange: Exchange) -> dict[str, Any]:
+        """The request body as a JSON object: 415, 413, 408 or 400 when it is not one."""
+        kind = exchange.header(b"content-type")
+        if kind is not None:
+            media = kind.partition(b";")[0].strip().lower()
+            if media != b"application/json" and not media.endswith(b"+json"):
+                shown = media.decode("latin-1")
+                raise Problem(
+                    415,
+                    f"the body must be JSON (Content-Type: application/json), not {shown!r}",
+                    code="unsupported_media_type",
+                )
+        settings = self.settings
+        raw = await exchange.body(settings.max_body_bytes, settings.body_timeout)
+        try:
+            body = _decode(raw)
+        except msgspec.DecodeError as exc:
+            raise Problem(400, f"the request body is not valid JSON: {exc}") from None
+        if not isinstance(body, dict):
+            raise Problem(400, "the request body must be a JSON object")
+        return body
+
+    def check_model(self, model: Any, key: KeySettings | None) -> str:
+        """``model`` if it is served and ``key`` may use it: else 400, 404 or 403."""
+        if not isinstance(model, str) or not model:
+            raise Problem(400, "model: must be a non-empty string", param="model")
+        if model not in self.groups and not (
+            self.direct and split_model(model)[0] in self.direct_providers
+        ):
+            raise Problem(
+                404,
+                f"The model `{model}` does not exist or is not served here",
+                type="invalid_request_error",
+                param="model",
+                code="model_not_found",
+            )
+        if key is not None and not key.allows(model):
+            raise Problem(
+                403,
+                f"this API key may not use the model `{model}`",
+                type="permission_error",
+                param="model",
+                code="model_not_allowed",
+            )
+        return model
+
+    def served_models(self, key: KeySettings | None) -> list[str]:
+        """The model names ``/v1/models`` lists for ``key``: its groups, then direct models."""
+        names = [*self.groups, *(m for m in self.direct_models if m not in self.groups)]
+        return [name for name in names if key is None or key.allows(name)]
+
+    def chat_request(self, model: str, params: dict[str, Any]) -> ChatRequest:
+        """Validate the chat keywords once, before any gate, so a bad request costs no quota.
+
+        ``params`` then carries the checked messages and tools, which the
+        Router takes as they are.
+        """
+        rest = {k: v for k, v in params.items() if k not in ("messages", "tools")}
+        request = build_chat_request(
+            model, params.get("messages", ()), tools=params.get("tools"), **rest
+        )
+        params["messages"] = request.messages
+        if request.tools:
+            params["tools"] = request.tools
+        else:
+            params.pop("tools", None)
+        return request
+
+    def ticket(self, key: KeySettings | None, model: str, params: dict[str, Any]) -> Ticket:
+        """The request's ticket for ``key``'s gates, its tokens estimated when a gate counts them.
+
+        A key with rpm/tpm gets its request validated here, before the gates,
+        so a bad request costs it no quota (``chat_request``); without one the
+        Router's own validation is the only one.
+        """
+        if key is None or self._limits[key.name].rate is None:
+            return Ticket()
+        request = self.chat_request(model, params)
+        return Ticket(estimate_tokens(request) if self.wants_tokens(key) else 0)
+
+    async def admit(self, key: KeySettings | None, ticket: Ticket, *, stream: bool) -> None:
+        """Pass ``key``'s gates (rpm, tpm, max_streams) or answer 429 with Retry-After."""
+        if key is None:
+            return
+        limits = self._limits[key.name]
+        try:
+            await limits.admit(ticket, stream=stream)
+        except Refused as refused:
+            raise Problem(
+                429, refused.message, type="rate_limit_error", retry_after=refused.retry_after
+            ) from None
+
+    def wants_tokens(self, key: KeySettings | None) -> bool:
+        """Whether ``key`` has a token limit (so requests need a token estimate)."""
+        return key is not None and self._limits[key.name].wants_tokens
+
+    def ready(self) -> tuple[bool, int, int]:
+        """(ready, deployments with an open circuit, deployments): ready unless all are open."""
+        ids = self.router.deployment_ids
+        breaker = self.router.breaker
+        if breaker is None or not ids:
+            return True, 0, len(ids)
+        closed = sum(1 for i in ids if breaker.available(i))
+        return closed > 0, len(ids) - closed, len(ids)
+
+
+async def _healthz(gateway: Gateway, exchange: Exchange, key: KeySettings | None) -> None:
+    await exchange.respond(200, b'{"status":"ok"}')
+
+
+async def _readyz(gateway: Gateway, exchange: Exchange, key: KeySettings | None) -> None:
+    ready, open_, total = gateway.ready()
+    body = {"status": "ready" if ready else "unavailable", "open": open_, "deployments": total}
+    await exchange.respond(200 if ready else 503, _json(body))
+
+
+def _providers_with_keys(env: Mapping[str, str]) -> frozenset[str]:
+    """Providers a direct ``provider/model`` can reach: a key in ``env`` (or, keyless, a URL)."""
+    names = set()
+    for spec in PROVIDERS:
+        if spec.key_required:
+            if any(env.get(v) for v in spec.key_env):
+                names.add(spec.name)
+        elif any(env.get(v) for v in (*spec.key_env, *spec.base_url_env)):
+            names.add(spec.name)
+    return frozenset(names)

@@ -1,0 +1,126 @@
+"""The gates a request meets before it is routed: the resilience layer's, used per key.
+
+The gateway refuses rather than queues: a key over its ``rpm``/``tpm`` or
+its ``max_streams``, or a gateway at ``max_in_flight``, is answered 429 at
+once with ``Retry-After``. These are the same ``RateLimiter`` and
+``ConcurrencyLimit`` a ``Client`` puts in front of each attempt (``max_wait=0``,
+``max_queue=0``), keyed by the client key's name in one ``Store``: an
+in-memory one by default, a shared one (Redis) to hold the limits across
+gateway instances. The gates read a call through a handful of attributes;
+``Ticket`` is that much of a call, for a request that is not one yet.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING, cast
+
+from ..errors import QueueFullError, RateLimitError, TimeoutError
+from ..resilience import ConcurrencyLimit, RateLimit, RateLimiter
+
+if TYPE_CHECKING:
+    from ..resilience import Store
+    from ..runner import Call, Gate, Permit
+    from ..types import Usage
+    from .settings import KeySettings
+
+__all__ = ["KeyLimits", "Refused", "Ticket", "in_flight_limit"]
+
+
+class Refused(Exception):
+    """A gate said no: the 429's message and its ``Retry-After`` seconds."""
+
+    def __init__(self, message: str, retry_after: float) -> None:
+        super().__init__(message)
+        self.message = message
+        self.retry_after = retry_after
+
+
+class Ticket:
+    """One request as the gates see it: its estimated tokens, then its real usage.
+
+    Holds the permits it was given, to settle them (last first) when the
+    request ends: a concurrency slot is freed, the token estimate corrected.
+    """
+
+    __slots__ = ("_permits", "tokens", "usage")
+
+    provider = "gateway"
+    deadline = math.inf  # never waits: every gate here refuses instead
+
+    def __init__(self, tokens: int = 0) -> None:
+        self.tokens = tokens
+        self.usage: Usage | None = None
+        self._permits: list[Permit] = []
+
+    def timeout(self, which: str) -> TimeoutError:
+        """Never raised (no deadline): what a gate would raise if it had waited too long."""
+        return TimeoutError(f"{which} timeout in a gateway gate", which=which)
+
+    async def enter(self, gate: Gate, what: str) -> None:
+        """Pass ``gate`` or raise ``Refused`` naming ``what`` was reached."""
+        try:
+            self._permits.append(await gate.enter(cast("Call", self)))
+        except QueueFullError as error:
+            raise Refused(f"{what} reached", _at_least(error.retry_after)) from None
+        except RateLimitError as error:
+            raise Refused(f"{what} reached", _at_least(error.retry_after)) from None
+
+    def settle(self, error: BaseException | None = None) -> None:
+        """The request is over: give back slots, correct token estimates (idempotent)."""
+        permits, self._permits = self._permits, []
+        for permit in reversed(permits):
+            permit.settle(cast("Call", self), error)
+
+
+class KeyLimits:
+    """One client key's gates: its rpm/tpm buckets and its concurrent-stream slots."""
+
+    __slots__ = ("name", "rate", "streams", "wants_tokens")
+
+    def __init__(self, key: KeySettings, store: Store | None = None) -> None:
+        self.name = key.name
+        self.rate: RateLimiter | None = None
+        self.streams: ConcurrencyLimit | None = None
+        self.wants_tokens = key.tpm is not None
+        if key.rpm is not None or key.tpm is not None:
+            self.rate = RateLimiter(
+                RateLimit(rpm=key.rpm, tpm=key.tpm, max_wait=0),
+                store=store,
+                key=f"gateway:key:{key.name}",
+            )
+        if key.max_streams is not None:
+            self.streams = ConcurrencyLimit(
+                key.max_streams, max_queue=0, store=store, key=f"gateway:streams:{key.name}"
+            )
+
+    async def admit(self, ticket: Ticket, *, stream: bool) -> None:
+        """Take a stream slot (for a stream), then this request's place in the key's buckets.
+
+        In that order, so a refused stream costs no request from the bucket;
+        a refused request gives its stream slot back.
+        """
+        if stream and self.streams is not None:
+            await ticket.enter(self.streams, f"concurrent stream limit of key {self.name!r}")
+        if self.rate is not None:
+            try:
+                await ticket.enter(self.rate, f"rate limit of key {self.name!r}")
+            except Refused:
+                ticket.settle()
+                raise
+
+
+def in_flight_limit(max_in_flight: int | None) -> ConcurrencyLimit | None:
+    """This process's bound on requests served at once (``None``: unbounded).
+
+    Always in local memory: it bounds this process's sockets and memory,
+    whatever store the keys' limits share.
+    """
+    if max_in_flight is None:
+        return None
+    return ConcurrencyLimit(max_in_flight, max_queue=0, key="gateway:in_flight")
+
+
+def _at_least(retry_after: float | None) -> float:
+    """A Retry-After worth sending: never 0 (a client would come straight back)."""
+    return max(retry_after or 0.0, 1.0)

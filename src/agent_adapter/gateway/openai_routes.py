@@ -1,0 +1,158 @@
+"""The OpenAI-compatible endpoints: ``/v1/chat/completions``, ``/v1/embeddings``, ``/v1/models``.
+
+Bodies are read with ``openai_format.chat_params`` (so a field we would
+have to ignore is a 400 naming it, not silently dropped) and answered with
+``chat_completion`` / ``ChunkEncoder`` / ``embedding_list``, so the official
+SDKs work unchanged against ``base_url="http://HOST:PORT/v1"``. A field sent
+as ``null`` or ``false`` asks for nothing and is let through, as clients
+that send every field with its default expect.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import msgspec
+
+from ..openai_format import BODY_FIELDS, ChunkEncoder, chat_completion, chat_params, embedding_list
+from ..resilience import estimate_embed_tokens
+from ..validation import build_embed_request
+from .http import Problem
+from .limits import Ticket
+from .relay import guarded, relay
+
+if TYPE_CHECKING:
+    from ..types import ChatResponse, EmbedResponse
+    from .app import Gateway
+    from .http import Exchange
+    from .settings import KeySettings
+
+__all__ = ["chat", "embeddings", "model", "models"]
+
+_json = msgspec.json.Encoder().encode
+_EMBED_FIELDS = frozenset(("model", "input", "dimensions", "encoding_format", "user"))
+_OWNER = "agent-adapter"
+
+
+async def chat(gateway: Gateway, exchange: Exchange, key: KeySettings | None) -> None:
+    """``POST /v1/chat/completions``, streamed (SSE) or not."""
+    body = await gateway.json_body(exchange)
+    stream = body.pop("stream", None)
+    if stream is not None and not isinstance(stream, bool):
+        raise Problem(400, "stream: must be true or false", param="stream")
+    include_usage = _include_usage(body.pop("stream_options", None), bool(stream))
+    params = chat_params(
+        {k: v for k, v in body.items() if k in BODY_FIELDS or (v is not None and v is not False)},
+        where="",
+    )
+    model = gateway.check_model(params.pop("model"), key)
+    ticket = gateway.ticket(key, model, params)
+    await gateway.admit(key, ticket, stream=bool(stream))
+
+    async def answer() -> ChatResponse:
+        response = await gateway.router.chat(model=model, **params)
+        await exchange.respond(200, _json(chat_completion(response, model=model)))
+        return response
+
+    error: BaseException | None = None
+    try:
+        if stream:
+            encoder = ChunkEncoder(model=model, include_usage=include_usage)
+            routed = gateway.router.stream(model=model, **params)
+            response = await relay(exchange, routed, encoder, gateway.problem)
+        else:
+            response = await guarded(exchange, answer)
+        ticket.usage = response.usage
+    except BaseException as exc:
+        error = exc
+        raise
+    finally:
+        ticket.settle(error)
+
+
+async def embeddings(gateway: Gateway, exchange: Exchange, key: KeySettings | None) -> None:
+    """``POST /v1/embeddings``: float lists, or base64 float32 as the SDKs ask by default."""
+    body = await gateway.json_body(exchange)
+    unknown = sorted(k for k, v in body.items() if k not in _EMBED_FIELDS and v is not None)
+    if unknown:
+        raise Problem(
+            400,
+            f"{unknown[0]}: is not supported (supported: {', '.join(sorted(_EMBED_FIELDS))})",
+            param=unknown[0],
+        )
+    for name in ("model", "input"):
+        if name not in body:
+            raise Problem(400, f"{name}: is missing", param=name)
+    fmt = body.get("encoding_format") or "float"
+    if fmt not in ("float", "base64"):
+        raise Problem(400, "encoding_format: must be float or base64", param="encoding_format")
+    model = gateway.check_model(body["model"], key)
+    request = build_embed_request(model, body["input"], dimensions=body.get("dimensions"))
+    ticket = Ticket(estimate_embed_tokens(request) if gateway.wants_tokens(key) else 0)
+    await gateway.admit(key, ticket, stream=False)
+
+    async def answer() -> EmbedResponse:
+        response = await gateway.router.embed(
+            model=model, input=request.input, dimensions=request.dimensions
+        )
+        listed = embedding_list(response, model=model, encoding_format=fmt)
+        await exchange.respond(200, _json(listed))
+        return response
+
+    error: BaseException | None = None
+    try:
+        response = await guarded(exchange, answer)
+        ticket.usage = response.usage
+    except BaseException as exc:
+        error = exc
+        raise
+    finally:
+        ticket.settle(error)
+
+
+async def models(gateway: Gateway, exchange: Exchange, key: KeySettings | None) -> None:
+    """``GET /v1/models``: the groups (and direct models) this key may use."""
+    data = [_model(name) for name in gateway.served_models(key)]
+    await exchange.respond(200, _json({"object": "list", "data": data}))
+
+
+async def model(gateway: Gateway, exchange: Exchange, key: KeySettings | None) -> None:
+    """``GET /v1/models/{name}``: one of them, or 404."""
+    name = exchange.path[len("/v1/models/") :]
+    if name not in gateway.served_models(key):
+        raise Problem(
+            404,
+            f"The model `{name}` does not exist or is not served here",
+            param="model",
+            code="model_not_found",
+        )
+    await exchange.respond(200, _json(_model(name)))
+
+
+def _model(name: str) -> dict[str, Any]:
+    return {"id": name, "object": "model", "created": 0, "owned_by": _OWNER}
+
+
+def _include_usage(options: Any, stream: bool) -> bool:
+    """``stream_options.include_usage``, checked as OpenAI checks it."""
+    if options is None:
+        return False
+    if not stream:
+        raise Problem(
+            400, "stream_options: only allowed when stream is true", param="stream_options"
+        )
+    if not isinstance(options, dict):
+        raise Problem(400, "stream_options: must be an object", param="stream_options")
+    unknown = sorted(set(options) - {"include_usage", "include_obfuscation"})
+    if unknown:
+        raise Problem(
+            400,
+            f"stream_options.{unknown[0]}: is not supported",
+            param=f"stream_options.{unknown[0]}",
+        )
+    value = options.get("include_usage", False)
+    if not isinstance(value, bool):
+        raise Problem(
+            400, "stream_options.include_usage: must be true or false", param="stream_options"
+        )
+    return value

@@ -1,0 +1,113 @@
+"""Running a routed call for an exchange: cancelled the moment the client leaves; streams relayed.
+
+Every upstream call runs beside a task that waits for ``http.disconnect``:
+when the client goes away it cancels the call, which closes the upstream
+connection at once (a cancelled ``ChatStream`` never returns its connection
+to the pool half-read). A stream is opened before anything is sent, so a
+failure before its first content is an ordinary error answer with its
+status; after that, a failure is the stream's last event, in the caller's
+protocol, never a silent cut. The events of the chunks one upstream read
+brought are sent in one write.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Protocol, TypeVar
+
+import anyio
+import anyio.lowlevel
+
+from ..errors import AdapterError
+from . import errors
+from .http import Disconnected, Exchange, Problem
+
+if TYPE_CHECKING:
+    from ..routing import RoutedStream
+    from ..types import ChatResponse, StreamChunk
+
+__all__ = ["Encoder", "guarded", "relay"]
+
+T = TypeVar("T")
+log = logging.getLogger("agent_adapter.gateway")
+
+
+class Encoder(Protocol):
+    """A stream of our chunks as one protocol's events (``ChunkEncoder``, ``EventEncoder``)."""
+
+    def chunk(self, chunk: StreamChunk) -> bytes:
+        """The events for one chunk (``b""`` for none)."""
+        ...
+
+    def end(self, response: ChatResponse) -> bytes:
+        """The events that end a complete stream."""
+        ...
+
+
+async def guarded(exchange: Exchange, work: Callable[[], Awaitable[T]]) -> T:
+    """``await work()`` (the upstream call and the answer), cancelled if the client leaves.
+
+    Raises ``Disconnected`` when it did. The watcher usually ends by itself
+    once the answer is sent (the server reports the exchange's end at once);
+    only when it has not, by the next checkpoint, is it cancelled: a
+    cancellation costs several times what the rest of this does.
+    """
+    error: Exception | None = None
+    async with anyio.create_task_group() as group:
+        group.start_soon(exchange.watch, group.cancel_scope)
+        try:
+            value = await work()
+        except Exception as exc:  # raised after the group, not wrapped in an exception group
+            error = exc
+        if not exchange.heard_end:
+            await anyio.lowlevel.checkpoint()
+            if not exchange.heard_end:
+                group.cancel_scope.cancel()
+    if error is not None:
+        raise error
+    if exchange.disconnected:
+        raise Disconnected
+    return value
+
+
+async def relay(
+    exchange: Exchange,
+    stream: RoutedStream,
+    encoder: Encoder,
+    problem: Callable[[AdapterError], Problem],
+) -> ChatResponse:
+    """Open ``stream``, send its events, end with ``encoder.end`` or an error event.
+
+    Returns the response as far as it got (for the key's token count). An
+    error before the first content raises, for an ordinary error answer.
+    """
+
+    async def run() -> ChatResponse:
+        async with stream:
+            await exchange.begin_events()
+            pending: list[bytes] = []  # events of chunks that arrived in one network read
+            try:
+                async for chunk in stream:
+                    data = encoder.chunk(chunk)
+                    if data:
+                        pending.append(data)
+                    if pending and not stream.buffered:
+                        await exchange.write(b"".join(pending))
+                        pending.clear()
+            except AdapterError as error:
+                failed = problem(error)
+                log.warning(
+                    "%s %s: stream failed after content: %d %s",
+                    exchange.method,
+                    exchange.path,
+                    failed.status,
+                    failed.type,
+                )
+                await exchange.end(b"".join(pending) + errors.event(failed, exchange.protocol))
+                return stream.response
+            response = stream.response
+            await exchange.end(b"".join(pending) + encoder.end(response))
+            return response
+
+    return await guarded(exchange, run)

@@ -1,0 +1,140 @@
+"""The ``[gateway]`` table, client keys and the per-key gates, without a server."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import agent_adapter as aa
+from agent_adapter.gateway import create_app, key_hash, new_key, read_settings
+from agent_adapter.gateway.auth import KeyRing, bearer
+from agent_adapter.gateway.limits import KeyLimits, Refused, Ticket
+from agent_adapter.gateway.settings import DEFAULT_MAX_BODY_BYTES, KeySettings
+from agent_adapter.resilience import MemoryStore
+
+HASH = key_hash("aa-one")
+GROUPS = ("smart", "fast")
+
+
+def settings(raw: dict[str, Any], *, allow_direct: bool = False) -> Any:
+    return read_settings(raw, groups=GROUPS, allow_direct=allow_direct)
+
+
+def test_defaults_and_a_full_table() -> None:
+    empty = settings({})
+    assert empty.keys == () and empty.max_body_bytes == DEFAULT_MAX_BODY_BYTES == 32 * 1024**2
+    full = settings(
+        {
+            "max_body_bytes": 1000,
+            "max_in_flight": False,
+            "body_timeout": 2,
+            "keys": {
+                "team-a": {"hash": HASH, "models": ["smart"], "rpm": 5, "tpm": 50, "max_streams": 2}
+            },
+        }
+    )
+    assert (full.max_body_bytes, full.max_in_flight, full.body_timeout) == (1000, None, 2.0)
+    (key,) = full.keys
+    assert key.name == "team-a" and key.models == ("smart",)
+    assert (key.rpm, key.tpm, key.max_streams) == (5, 50, 2)
+    assert key.digest == hashlib.sha256(b"aa-one").digest()
+
+
+@pytest.mark.parametrize(
+    ("raw", "message"),
+    [
+        ({"port": 1}, "gateway.port: unknown key"),
+        ({"keys": {"a": {"hash": HASH, "rate": 1}}}, "gateway.keys.a.rate: unknown key"),
+        ({"keys": {"a": {}}}, "gateway.keys.a.hash: is missing"),
+        ({"keys": {"a": {"hash": HASH, "rpm": 0}}}, "gateway.keys.a.rpm: must be a positive"),
+        (
+            {"keys": {"a": {"hash": HASH, "models": []}}},
+            "gateway.keys.a.models: must be a non-empty",
+        ),
+        ({"keys": {"a": {"hash": HASH, "models": ["slow"]}}}, "gateway.keys.a.models[0]: 'slow'"),
+        (
+            {"keys": {"a": {"hash": HASH, "models": ["openai/gpt-4o"]}}},
+            "gateway.keys.a.models[0]: names a provider/model, but allow_direct is off",
+        ),
+        ({"keys": {"a": {"hash": HASH}, "b": {"hash": HASH}}}, "gateway.keys.b.hash: is the same"),
+        ({"max_body_bytes": -1}, "gateway.max_body_bytes: must be a positive integer"),
+        ({"body_timeout": "30s"}, "gateway.body_timeout: must be a positive number"),
+        ({"keys": []}, "gateway.keys: must be a table"),
+    ],
+)
+def test_errors_name_their_key_path(raw: dict[str, Any], message: str) -> None:
+    with pytest.raises(aa.ValidationError) as info:
+        settings(raw)
+    assert str(info.value).startswith(message)
+
+
+def test_a_pasted_key_is_never_echoed() -> None:
+    key = new_key()
+    with pytest.raises(aa.ValidationError) as info:
+        settings({"keys": {"a": {"hash": key}}})
+    assert key not in str(info.value) and "gateway.keys.a.hash" in str(info.value)
+
+
+def test_model_patterns() -> None:
+    direct = settings(
+        {"keys": {"a": {"hash": HASH, "models": ["smart", "openai/*", "groq/llama"]}}},
+        allow_direct=True,
+    )
+    key = direct.keys[0]
+    assert key.allows("smart") and key.allows("openai/gpt-4o") and key.allows("groq/llama")
+    assert not key.allows("fast") and not key.allows("groq/other") and not key.allows("openai")
+    everything = KeySettings(name="b", digest=b"", models=("*",))
+    assert everything.allows("anything") and KeySettings(name="c", digest=b"").allows("x")
+
+
+def test_keys_are_found_by_hash_only() -> None:
+    one, two = new_key(), new_key()
+    assert one.startswith("aa-") and len(one) == 46 and one != two
+    keys = settings({"keys": {"a": {"hash": key_hash(one)}, "b": {"hash": key_hash(two)}}}).keys
+    ring = KeyRing(keys)
+    assert ring.required and not KeyRing(()).required
+    found = ring.find(two)
+    assert found is not None and found.name == "b"
+    assert ring.find("aa-nope") is None and ring.find(None) is None and ring.find("") is None
+    assert bearer(b"Bearer " + one.encode()) == one and bearer(b"bearer  x ") == "x"
+    assert bearer(b"Basic abc") is None and bearer(b"Bearer ") is None and bearer(None) is None
+
+
+@pytest.mark.anyio
+async def test_key_limits_refuse_with_retry_after() -> None:
+    key = KeySettings(name="a", digest=b"", rpm=1, max_streams=1)
+    limits = KeyLimits(key)
+    first = Ticket()
+    await limits.admit(first, stream=True)
+    with pytest.raises(Refused) as busy:  # the stream slot is taken: the bucket is not touched
+        await limits.admit(Ticket(), stream=True)
+    assert "concurrent stream limit of key 'a'" in busy.value.message
+    first.settle()
+    with pytest.raises(Refused) as limited:  # the one request a minute is spent
+        await limits.admit(Ticket(), stream=True)
+    assert "rate limit of key 'a'" in limited.value.message
+    assert limited.value.retry_after >= 1
+    assert limits.streams is not None and limits.streams.in_flight == 0  # given back
+
+
+def test_gateway_table_errors_from_a_file(tmp_path: Path) -> None:
+    path = tmp_path / "gateway.toml"
+    path.write_text('[models]\nsmart = ["openai/gpt-4o"]\n[gateway.keys.a]\nhash = "sha256:00"\n')
+    with pytest.raises(aa.ValidationError, match=r"^gateway\.keys\.a\.hash: must be"):
+        create_app(path, env={"OPENAI_API_KEY": "sk-x"})
+
+
+def test_one_store_holds_the_keys_limits_and_the_routers_state(tmp_path: Path) -> None:
+    store = MemoryStore()  # a RedisStore shares them between gateway instances
+    path = tmp_path / "gateway.toml"
+    path.write_text(
+        '[models]\nsmart = [{ model = "openai/gpt-4o", api_key = "env:UP" }]\n'
+        f'[gateway.keys.a]\nhash = "{HASH}"\nrpm = 1\n'
+    )
+    app = create_app(path, env={"UP": "sk-x"}, store=store)
+    limits = app._limits["a"]
+    assert limits.rate is not None and limits.rate._store is store
+    assert app.router.breaker is not None and app.router.breaker._store is store
