@@ -19,12 +19,12 @@ from . import catalog
 from .batch import run_batch
 from .errors import AdapterError, StructuredOutputError, ValidationError
 from .hooks import Hooks, Observer, as_hooks
+from .options import api_option, gate_settings, prices_option, retry_option, timeouts_option
 from .pricing import Price
 from .providers.base import request_id
-from .registry import APIS, create_adapter, split_model
+from .registry import create_adapter, split_model
 from .resilience import (
     CircuitBreaker,
-    ConcurrencyLimit,
     RateLimit,
     RateLimiter,
     RetryPolicy,
@@ -109,15 +109,15 @@ class Client:
         store: Store | None = None,
         store_key: str | None = None,
     ) -> None:
-        self._api = _api(api)
+        self._api = api_option(api)
         self._provider = provider
         self._api_key = api_key
         self._base_url = base_url
         self._headers = headers
         self._options = options
         self._env = env
-        self.timeouts = _timeouts(timeouts) or Timeouts()
-        self.retry = _retry(retry) or RetryPolicy()
+        self.timeouts = timeouts_option(timeouts) or Timeouts()
+        self.retry = retry_option(retry) or RetryPolicy()
         self._proxy = proxy
         self._transport = transport
         self._owns_transport = transport is None
@@ -125,7 +125,7 @@ class Client:
         self.store = store
         if store is not None and store_key is None:
             store_key = self._store_key()
-        self.breaker, self.rate_limiter, self.concurrency = _gate_settings(
+        self.breaker, self.rate_limiter, self.concurrency = gate_settings(
             breaker, rate_limit, max_concurrency, max_queue, store, store_key
         )
         gates = (self.breaker, self.rate_limiter, self.concurrency)
@@ -133,7 +133,7 @@ class Client:
         self._gate_cache: dict[tuple[str, str], tuple[Gate, ...]] = {}
         self.hooks = as_hooks(hooks)
         self.capture_content = bool(capture_content)
-        self.prices = _prices(prices)
+        self.prices = prices_option(prices)
         self._priced = bool(self.prices) or catalog.available()  # else no cost is looked up
         if provider is not None:
             self._adapter(provider, self._api)  # fail fast: unknown provider or API, no key
@@ -467,7 +467,7 @@ class Client:
                 "fields go in extra_body={...}",
                 field=sorted(unknown)[0],
             )
-        adapter, bare = self._resolve(model, self._api if api is None else _api(api))
+        adapter, bare = self._resolve(model, self._api if api is None else api_option(api))
         request = build_chat_request(bare, messages, tools=tools, stream=stream, **params)
         return adapter, request  # adapter.encode() checks the provider's capabilities
 
@@ -475,7 +475,7 @@ class Client:
         self, timeouts: Timeouts | float | None, retry: RetryPolicy | int | None
     ) -> tuple[Timeouts, RetryPolicy]:
         """A call's deadlines and retry policy: its own overrides, else the client's."""
-        return _timeouts(timeouts) or self.timeouts, _retry(retry) or self.retry
+        return timeouts_option(timeouts) or self.timeouts, retry_option(retry) or self.retry
 
     def _resolve(self, model: str, api: str | None = None) -> tuple[Adapter, str]:
         """The adapter for ``model`` (its provider prefix, or the client's) and the bare model."""
@@ -528,89 +528,3 @@ def _parsed(request: ChatRequest, response: ChatResponse) -> ChatResponse:
             provider=response.provider,
         ) from None
     return response
-
-
-def _api(value: Any) -> str:
-    """A checked ``api=`` value; whether the provider serves it is the registry's to say."""
-    if not isinstance(value, str) or value not in APIS:
-        raise ValidationError(
-            f"must be one of {', '.join(map(repr, APIS))}, got {value!r}", field="api"
-        )
-    return value
-
-
-def _gate_settings(
-    breaker: CircuitBreaker | None,
-    rate_limit: RateLimit | RateLimiter | None,
-    max_concurrency: int | None,
-    max_queue: int | None,
-    store: Store | None = None,
-    store_key: str | None = None,
-) -> tuple[CircuitBreaker | None, RateLimiter | None, ConcurrencyLimit | None]:
-    """The configured gates, checked before any I/O (a ValidationError names the keyword)."""
-    if store is not None and not callable(getattr(store, "take", None)):
-        raise ValidationError("must be an aa.MemoryStore, an aa.RedisStore or None", field="store")
-    if store_key is not None and (store is None or not isinstance(store_key, str) or not store_key):
-        raise ValidationError("must be a non-empty string, given with store=", field="store_key")
-    if breaker is not None and not isinstance(breaker, CircuitBreaker):
-        raise ValidationError("must be an aa.CircuitBreaker", field="breaker")
-    if store is not None and breaker is not None and breaker._store is not store:
-        raise ValidationError(
-            "keeps its state in another store than store=: use aa.CircuitBreaker(store=store)",
-            field="breaker",
-        )
-    limiter: RateLimiter | None
-    if rate_limit is None or isinstance(rate_limit, RateLimiter):
-        limiter = rate_limit
-        if store is not None and limiter is not None and limiter._store is not store:
-            raise ValidationError(
-                "keeps its buckets in another store than store=: pass an aa.RateLimit",
-                field="rate_limit",
-            )
-    elif isinstance(rate_limit, RateLimit):
-        if store is None:
-            limiter = RateLimiter(rate_limit)
-        else:
-            limiter = RateLimiter(rate_limit, store=store, key=f"ratelimit:{store_key}")
-    else:
-        raise ValidationError("must be an aa.RateLimit", field="rate_limit")
-    concurrency = None
-    if max_concurrency is not None:
-        if store is None:
-            concurrency = ConcurrencyLimit(max_concurrency, max_queue)
-        else:
-            key = f"concurrency:{store_key}"
-            concurrency = ConcurrencyLimit(max_concurrency, max_queue, store=store, key=key)
-    elif max_queue is not None:
-        raise ValidationError("needs max_concurrency", field="max_queue")
-    return breaker, limiter, concurrency
-
-
-def _prices(value: Mapping[str, Price] | None) -> dict[str, Price]:
-    """The ``prices=`` mapping, checked before any I/O."""
-    if value is None:
-        return {}
-    if not isinstance(value, Mapping):
-        raise ValidationError("must be a mapping of model name to aa.Price", field="prices")
-    for model, price in value.items():
-        if not isinstance(model, str) or not isinstance(price, Price):
-            raise ValidationError(
-                "must map a model name to an aa.Price", field=f"prices[{model!r}]"
-            )
-    return dict(value)
-
-
-def _timeouts(value: Timeouts | float | None) -> Timeouts | None:
-    if value is None or isinstance(value, Timeouts):
-        return value
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        return Timeouts(total=float(value))
-    raise ValidationError("must be an aa.Timeouts or a number of seconds", field="timeouts")
-
-
-def _retry(value: RetryPolicy | int | None) -> RetryPolicy | None:
-    if value is None or isinstance(value, RetryPolicy):
-        return value
-    if isinstance(value, int) and not isinstance(value, bool):
-        return RetryPolicy(max_retries=value)
-    raise ValidationError("must be an aa.RetryPolicy or a number of retries", field="retry")

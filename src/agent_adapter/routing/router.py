@@ -21,9 +21,10 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import anyio
 import msgspec
 
-from ..client import Client, _retry, _timeouts
+from ..client import Client
 from ..errors import AdapterError, ValidationError
 from ..hooks import Hooks, as_hooks
+from ..options import retry_option, timeouts_option
 from ..registry import create_adapter
 from ..resilience import (
     CircuitBreaker,
@@ -146,8 +147,8 @@ class Router:
             raise ValidationError("must be an aa.Hedge or None", field="hedge")
         if transport is not None and not isinstance(transport, Transport):
             raise ValidationError("must be an agent_adapter Transport or None", field="transport")
-        self.timeouts = _timeouts(timeouts) or Timeouts()
-        self.retry = _retry(retry) or RetryPolicy()
+        self.timeouts = timeouts_option(timeouts) or Timeouts()
+        self.retry = retry_option(retry) or RetryPolicy()
         self.strategy = strategy
         self.hedge = hedge
         self.breaker = breaker
@@ -227,7 +228,7 @@ class Router:
         """
         group = self._group(model)
         request = self._chat_request(group, messages, tools, params, stream=False)
-        call_timeouts, call_retry = _timeouts(timeouts), _retry(retry)
+        call_timeouts, call_retry = timeouts_option(timeouts), retry_option(retry)
         observer = observe(self, "chat", request, hooks)
         routed = self._route_chat(group, request, call_timeouts, call_retry, observer)
         return await (routed if observer is None else finishing(observer, routed))
@@ -314,7 +315,7 @@ class Router:
         """
         group = self._group(model)
         request = self._chat_request(group, messages, tools, params, stream=True)
-        call_timeouts, call_retry = _timeouts(timeouts), _retry(retry)
+        call_timeouts, call_retry = timeouts_option(timeouts), retry_option(retry)
         observer = observe(self, "stream", request, hooks)
 
         async def open_stream() -> tuple[Member, ChatStream]:
@@ -370,7 +371,7 @@ class Router:
         request = build_embed_request(
             group.members[0].target.model, input, dimensions=dimensions, extra=extra
         )
-        call_timeouts, call_retry = _timeouts(timeouts), _retry(retry)
+        call_timeouts, call_retry = timeouts_option(timeouts), retry_option(retry)
         observer = observe(self, "embed", request, hooks)
         routed = self._route_embed(group, request, call_timeouts, call_retry, observer)
         return await (routed if observer is None else finishing(observer, routed))
