@@ -192,11 +192,7 @@ def _part(part: ContentPart) -> PartOut:
     if isinstance(part, TextPart):
         return TextOut(part.text)
     if isinstance(part, ImagePart):
-        if part.data is not None:
-            url = data_url(part.media_type or image_type(part.data), part.data)
-        else:
-            url = part.url or ""
-        return ImageOut(ImageURL(url, UNSET if part.detail is None else part.detail))
+        return ImageOut(ImageURL(image_url(part), UNSET if part.detail is None else part.detail))
     if isinstance(part, AudioPart):
         return AudioOut(AudioData(b64(part.data), part.format))
     ref = FileRef()
@@ -218,6 +214,13 @@ _IMAGE_MAGIC = (
     (b"GIF8", "image/gif"),
     (b"RIFF", "image/webp"),
 )
+
+
+def image_url(part: ImagePart) -> str:
+    """The URL OpenAI's APIs take for an image: its own, or a data URL of its bytes."""
+    if part.data is not None:
+        return data_url(part.media_type or image_type(part.data), part.data)
+    return part.url or ""
 
 
 def image_type(data: bytes) -> str:

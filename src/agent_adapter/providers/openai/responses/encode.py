@@ -51,7 +51,7 @@ from ....types import (
     TextPart,
 )
 from ...base import data_url, json_encode
-from ..encode import image_type
+from ..encode import image_url
 from .wire import (
     Body,
     FunctionCallItem,
@@ -232,11 +232,7 @@ def _part(part: ContentPart) -> InputPart:
     if isinstance(part, TextPart):
         return InputText(part.text)
     if isinstance(part, ImagePart):
-        if part.data is not None:
-            url = data_url(part.media_type or image_type(part.data), part.data)
-        else:
-            url = part.url or ""
-        return InputImage(detail=part.detail or "auto", image_url=url)
+        return InputImage(detail=part.detail or "auto", image_url=image_url(part))
     if isinstance(part, FilePart):
         ref = InputFile()
         if part.file_id:
