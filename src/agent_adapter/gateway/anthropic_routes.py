@@ -18,10 +18,9 @@ from ..resilience import estimate_tokens
 from ..resilience.ratelimit import DEFAULT_OUTPUT_TOKENS
 from .anthropic_format import EventEncoder, message_object, messages_params
 from .http import Problem
-from .relay import guarded, relay
+from .relay import serve_chat
 
 if TYPE_CHECKING:
-    from ..types import ChatResponse
     from .app import Gateway
     from .http import Exchange
     from .settings import KeySettings
@@ -39,27 +38,16 @@ async def messages(gateway: Gateway, exchange: Exchange, key: KeySettings | None
         raise Problem(400, "stream: must be true or false", param="stream")
     params = messages_params(body)
     model = gateway.check_model(params.pop("model"), key)
-    ticket = gateway.ticket(key, model, params)
-    await gateway.admit(key, ticket, stream=bool(stream))
-
-    async def answer() -> ChatResponse:
-        response = await gateway.router.chat(model=model, **params)
-        await exchange.respond(200, _json(message_object(response, model=model)))
-        return response
-
-    error: BaseException | None = None
-    try:
-        if stream:
-            routed = gateway.router.stream(model=model, **params)
-            response = await relay(exchange, routed, EventEncoder(model=model), gateway.problem)
-        else:
-            response = await guarded(exchange, answer)
-        ticket.usage = response.usage
-    except BaseException as exc:
-        error = exc
-        raise
-    finally:
-        ticket.settle(error)
+    await serve_chat(
+        gateway,
+        exchange,
+        key,
+        model,
+        params,
+        stream=bool(stream),
+        encoder=lambda: EventEncoder(model=model),
+        render=lambda response: _json(message_object(response, model=model)),
+    )
 
 
 async def count_tokens(gateway: Gateway, exchange: Exchange, key: KeySettings | None) -> None:

@@ -19,10 +19,10 @@ from ..resilience import estimate_embed_tokens
 from ..validation import build_embed_request
 from .http import Problem
 from .limits import Ticket
-from .relay import guarded, relay
+from .relay import guarded, serve_chat
 
 if TYPE_CHECKING:
-    from ..types import ChatResponse, EmbedResponse
+    from ..types import EmbedResponse
     from .app import Gateway
     from .http import Exchange
     from .settings import KeySettings
@@ -46,28 +46,16 @@ async def chat(gateway: Gateway, exchange: Exchange, key: KeySettings | None) ->
         where="",
     )
     model = gateway.check_model(params.pop("model"), key)
-    ticket = gateway.ticket(key, model, params)
-    await gateway.admit(key, ticket, stream=bool(stream))
-
-    async def answer() -> ChatResponse:
-        response = await gateway.router.chat(model=model, **params)
-        await exchange.respond(200, _json(chat_completion(response, model=model)))
-        return response
-
-    error: BaseException | None = None
-    try:
-        if stream:
-            encoder = ChunkEncoder(model=model, include_usage=include_usage)
-            routed = gateway.router.stream(model=model, **params)
-            response = await relay(exchange, routed, encoder, gateway.problem)
-        else:
-            response = await guarded(exchange, answer)
-        ticket.usage = response.usage
-    except BaseException as exc:
-        error = exc
-        raise
-    finally:
-        ticket.settle(error)
+    await serve_chat(
+        gateway,
+        exchange,
+        key,
+        model,
+        params,
+        stream=bool(stream),
+        encoder=lambda: ChunkEncoder(model=model, include_usage=include_usage),
+        render=lambda response: _json(chat_completion(response, model=model)),
+    )
 
 
 async def embeddings(gateway: Gateway, exchange: Exchange, key: KeySettings | None) -> None:

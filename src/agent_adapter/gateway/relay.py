@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 import anyio
 import anyio.lowlevel
@@ -26,8 +26,10 @@ from .http import Disconnected, Exchange, Problem
 if TYPE_CHECKING:
     from ..routing import RoutedStream
     from ..types import ChatResponse, StreamChunk
+    from .app import Gateway
+    from .settings import KeySettings
 
-__all__ = ["Encoder", "guarded", "relay"]
+__all__ = ["Encoder", "guarded", "relay", "serve_chat"]
 
 T = TypeVar("T")
 log = logging.getLogger("agent_adapter.gateway")
@@ -111,3 +113,43 @@ async def relay(
             return response
 
     return await guarded(exchange, run)
+
+
+async def serve_chat(
+    gateway: Gateway,
+    exchange: Exchange,
+    key: KeySettings | None,
+    model: str,
+    params: dict[str, Any],
+    *,
+    stream: bool,
+    encoder: Callable[[], Encoder],
+    render: Callable[[ChatResponse], bytes],
+) -> None:
+    """Route one chat for ``key`` and answer it in the caller's protocol, streamed or not.
+
+    ``render`` is the whole answer's body, ``encoder`` makes the stream's
+    events. The key's ticket is admitted first and settled exactly once,
+    with the usage when there was an answer.
+    """
+    ticket = gateway.ticket(key, model, params)
+    await gateway.admit(key, ticket, stream=stream)
+
+    async def answer() -> ChatResponse:
+        response = await gateway.router.chat(model=model, **params)
+        await exchange.respond(200, render(response))
+        return response
+
+    error: BaseException | None = None
+    try:
+        if stream:
+            routed = gateway.router.stream(model=model, **params)
+            response = await relay(exchange, routed, encoder(), gateway.problem)
+        else:
+            response = await guarded(exchange, answer)
+        ticket.usage = response.usage
+    except BaseException as exc:
+        error = exc
+        raise
+    finally:
+        ticket.settle(error)
