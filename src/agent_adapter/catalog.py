@@ -42,6 +42,7 @@ PROVIDER_IDS = {
 _module: Any = None
 _available: bool | None = None
 _misses: set[tuple[str | None, str | None, str]] = set()
+_places: dict[tuple[str, str], tuple[str | None, str | None]] = {}
 
 
 def available() -> bool:
@@ -57,18 +58,19 @@ def cost(adapter: Adapter, models: tuple[str | None, ...], usage: Usage) -> floa
     global _module
     if not available():
         return None
+    provider_id, url = _where(adapter)
+    wanted = [m for m in models if m and (provider_id, url, m) not in _misses]
+    if not wanted:  # every name already looked up and unknown: no work per call
+        return None
     if _module is None:
         _module = importlib.import_module("genai_prices")
-    provider_id, url = _where(adapter)
     tokens = _module.Usage(
         input_tokens=usage.prompt_tokens,
         cache_read_tokens=usage.cached_tokens,
         cache_write_tokens=usage.cache_creation_tokens,
         output_tokens=usage.completion_tokens,
     )
-    for model in models:
-        if not model or (provider_id, url, model) in _misses:
-            continue
+    for model in wanted:
         try:
             if provider_id is not None:
                 found = _module.calc_price(tokens, model, provider_id=provider_id)
@@ -83,12 +85,20 @@ def cost(adapter: Adapter, models: tuple[str | None, ...], usage: Usage) -> floa
 
 def _where(adapter: Adapter) -> tuple[str | None, str | None]:
     """(provider id, None) on the provider's own endpoint, else (None, the base URL)."""
-    provider_id = PROVIDER_IDS.get(adapter.name)
+    where = (adapter.name, adapter.base_url)
+    known = _places.get(where)
+    if known is None:
+        known = _places[where] = _place(*where)
+    return known
+
+
+def _place(name: str, base_url: str) -> tuple[str | None, str | None]:
+    provider_id = PROVIDER_IDS.get(name)
     if provider_id is not None:
         try:
-            default = get_spec(adapter.name).base_url.rstrip("/")
+            default = get_spec(name).base_url.rstrip("/")
         except Exception:
             default = ""
-        if adapter.base_url.rstrip("/") == default:
+        if base_url.rstrip("/") == default:
             return provider_id, None
-    return None, adapter.base_url
+    return None, base_url
