@@ -51,28 +51,49 @@ def start(args: list[str], marker: str, env: dict[str, str] | None = None) -> tu
     raise RuntimeError(f"{args[1]} exited without printing {marker!r}")
 
 
-async def latencies(client: aa.Client, model: str, n: int, *, stream: bool) -> list[float]:
+class Target:
+    """One way to reach the upstream: a client, its chat and stream model names."""
+
+    def __init__(
+        self, name: str, base_url: str, key: str, chat: str, stream: str, stream_url: str = ""
+    ) -> None:
+        self.name = name
+        self.client = aa.Client("openai", api_key=key, base_url=base_url, retry=0)
+        self.stream_client = self.client
+        if stream_url:  # the fake upstream serves streams under their own path
+            self.stream_client = aa.Client("openai", api_key=key, base_url=stream_url, retry=0)
+        self.chat_model = chat
+        self.stream_model = stream
+        self.direct = name == "direct"
+
+    def chat(self) -> Any:
+        return self.client.chat(model=self.chat_model, messages=USER)
+
+    async def stream(self) -> int:
+        seen = 0
+        async with self.stream_client.stream(model=self.stream_model, messages=USER) as s:
+            async for chunk in s:
+                seen += bool(chunk.delta)
+        return seen
+
+
+async def latencies(target: Target, n: int) -> list[float]:
     out = []
     for _ in range(n):
         began = time.perf_counter()
-        if stream:
-            async with client.stream(model=model, messages=USER) as s:
-                async for _chunk in s:
-                    pass
-        else:
-            await client.chat(model=model, messages=USER)
+        await target.chat()
         out.append(time.perf_counter() - began)
     return out
 
 
-async def throughput(client: aa.Client, model: str, concurrency: int, seconds: float) -> float:
+async def throughput(target: Target, concurrency: int, seconds: float) -> float:
     done = 0
     end = time.perf_counter() + seconds
 
     async def worker() -> None:
         nonlocal done
         while time.perf_counter() < end:
-            await client.chat(model=model, messages=USER)
+            await target.chat()
             done += 1
 
     began = time.perf_counter()
@@ -82,41 +103,110 @@ async def throughput(client: aa.Client, model: str, concurrency: int, seconds: f
     return done / (time.perf_counter() - began)
 
 
-async def measure(upstream: str, gateway: str, seconds: float, rounds: int) -> dict[str, float]:
-    """Per round, each case back to back; the medians over rounds (the machine is shared)."""
-    direct = aa.Client("openai", api_key="sk-bench", base_url=upstream + "/json/v1", retry=0)
-    direct_stream = aa.Client("openai", api_key="sk-bench", base_url=upstream + "/s10/v1", retry=0)
-    via = aa.Client("openai", api_key="aa-bench", base_url=gateway + "/v1", retry=0)
-    cases = (
-        (direct, "gpt-4o", "direct", False),
-        (via, "smart", "gateway", False),
-        (direct_stream, "gpt-4o", "direct_stream", True),
-        (via, "stream", "gateway_stream", True),
-    )
+async def streams_at_once(target: Target, count: int) -> float:
+    """Seconds for ``count`` concurrent streams of 200 events, every one read to its end."""
+    contents: list[int] = []
+
+    async def one() -> None:
+        contents.append(await target.stream())
+
+    began = time.perf_counter()
+    async with anyio.create_task_group() as group:
+        for _ in range(count):
+            group.start_soon(one)
+    elapsed = time.perf_counter() - began
+    if len(set(contents)) != 1 or contents[0] < 100:
+        raise RuntimeError(f"{target.name}: streams came back short: {sorted(set(contents))}")
+    return elapsed
+
+
+async def measure(targets: list[Target], seconds: float, rounds: int) -> dict[str, float]:
+    """Per round, each case for each target back to back; medians over rounds."""
     seen: dict[str, list[float]] = {}
-    async with direct, direct_stream, via:
-        for client, model, _, stream in cases:
-            await latencies(client, model, 50, stream=stream)  # warm-up: pools, caches
+    slow = {t.name: t.name == "litellm" for t in targets}  # ~100x slower: fewer calls
+    try:
+        for target in targets:  # warm-up: pools, caches, the proxies' first-call work
+            await latencies(target, 20 if slow[target.name] else 50)
+            await streams_at_once(target, 8)
         for _ in range(rounds):
-            for client, model, name, stream in cases:
-                median = statistics.median(await latencies(client, model, 200, stream=stream))
-                seen.setdefault(f"{name}_c1_ms", []).append(1000 * median)
-            for client, model, name in ((direct, "gpt-4o", "direct"), (via, "smart", "gateway")):
-                rps = await throughput(client, model, 64, seconds)
-                seen.setdefault(f"{name}_c64_rps", []).append(rps)
-    pairs = (
-        ("added_c1_ms", "gateway_c1_ms", "direct_c1_ms", lambda a, b: a - b),
-        ("added_stream_c1_ms", "gateway_stream_c1_ms", "direct_stream_c1_ms", lambda a, b: a - b),
-        ("c64_ratio", "gateway_c64_rps", "direct_c64_rps", lambda a, b: a / b),
-    )
-    for name, mine, theirs, combine in pairs:  # per round, both sides measured seconds apart
-        seen[name] = [combine(a, b) for a, b in zip(seen[mine], seen[theirs], strict=True)]
+            for target in targets:
+                n = 40 if slow[target.name] else 200
+                median = statistics.median(await latencies(target, n))
+                seen.setdefault(f"{target.name}_c1_ms", []).append(1000 * median)
+            for target in targets:
+                rps = await throughput(target, 64, seconds)
+                seen.setdefault(f"{target.name}_c64_rps", []).append(rps)
+            for target in targets:
+                elapsed = await streams_at_once(target, 64)
+                seen.setdefault(f"{target.name}_streams64_s", []).append(elapsed)
+    finally:
+        for target in targets:
+            await target.client.aclose()
+            await target.stream_client.aclose()
+    for other in (t.name for t in targets if not t.direct):
+        pairs = (
+            (f"{other}_added_c1_ms", "c1_ms", lambda a, b: a - b),
+            (f"{other}_c64_ratio", "c64_rps", lambda a, b: a / b),
+            (f"{other}_streams64_ratio", "streams64_s", lambda a, b: a / b),
+        )
+        for name, case, combine in pairs:  # per round, both sides measured seconds apart
+            mine, theirs = seen[f"{other}_{case}"], seen[f"direct_{case}"]
+            seen[name] = [combine(a, b) for a, b in zip(mine, theirs, strict=True)]
+    if "litellm" in slow and "gateway" in slow:
+        mine, theirs = seen["gateway_c64_rps"], seen["litellm_c64_rps"]
+        seen["gateway_vs_litellm_c64"] = [a / b for a, b in zip(mine, theirs, strict=True)]
     return {name: statistics.median(values) for name, values in seen.items()}
 
 
-def run_overhead(seconds: float, backend: str, rounds: int) -> dict[str, float]:
+LITELLM_KEY = "sk-bench-master-9f8e7d6c5b4a39281706f5e4d3c2b1a0"
+
+
+def start_litellm(upstream: str, tmp: str) -> tuple[Any, str]:
+    """The litellm proxy with the same two models, its defaults otherwise (one worker)."""
+    import socket
+    import urllib.request
+
+    path = os.path.join(tmp, "litellm.yaml")
+    with open(path, "w") as file:
+        file.write("model_list:\n")
+        for name, route in (("smart", "json"), ("stream", "s200")):
+            file.write(
+                f"  - model_name: {name}\n    litellm_params:\n      model: openai/gpt-4o\n"
+                f"      api_base: {upstream}/{route}/v1\n      api_key: sk-bench\n"
+            )
+        file.write(f"general_settings:\n  master_key: {LITELLM_KEY}\n")
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    command = os.path.join(os.path.dirname(sys.executable), "litellm")
+    env = {**os.environ, "LITELLM_LOCAL_MODEL_COST_MAP": "True", "LITELLM_LOG": "ERROR"}
+    proc = subprocess.Popen(
+        [command, "--config", path, "--host", "127.0.0.1", "--port", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env=env,
+    )
+    url = f"http://127.0.0.1:{port}"
+    request = urllib.request.Request(
+        url + "/v1/models", headers={"Authorization": f"Bearer {LITELLM_KEY}"}
+    )
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError("the litellm proxy exited while starting")
+        try:
+            with urllib.request.urlopen(request, timeout=2):
+                return proc, url
+        except OSError:
+            time.sleep(0.5)
+    proc.terminate()
+    raise RuntimeError("the litellm proxy did not start within 120 s")
+
+
+def run_overhead(seconds: float, backend: str, rounds: int, litellm: bool) -> dict[str, float]:
     upstream_proc, line = start([sys.executable, os.path.join(HERE, "server.py")], "PORT")
     upstream = f"http://127.0.0.1:{line.split()[1]}"
+    procs = [upstream_proc]
     with tempfile.TemporaryDirectory() as tmp:
         path = os.path.join(tmp, "gateway.toml")
         with open(path, "w") as file:
@@ -124,22 +214,40 @@ def run_overhead(seconds: float, backend: str, rounds: int) -> dict[str, float]:
                 "breaker = false\n[retry]\nmax_retries = 0\n[models]\n"
                 f'smart = [{{ model = "openai/gpt-4o", base_url = "{upstream}/json/v1", '
                 'api_key = "env:BENCH_KEY" }]\n'
-                f'stream = [{{ model = "openai/gpt-4o", base_url = "{upstream}/s10/v1", '
+                f'stream = [{{ model = "openai/gpt-4o", base_url = "{upstream}/s200/v1", '
                 'api_key = "env:BENCH_KEY" }]\n'
                 "[gateway]\nmax_in_flight = 4096\n"
             )
         env = {**os.environ, "BENCH_KEY": "sk-bench", "PYTHONUNBUFFERED": "1"}
         command = [sys.executable, "-m", "agent_adapter", "serve", "--config", path]
-        gateway_proc, line = start(
-            [*command, "--port", "0", "--backend", backend], "listening on", env
-        )
-        gateway = line.split("listening on ", 1)[1].split()[0]
         try:
-            return anyio.run(measure, upstream, gateway, seconds, rounds)
+            gateway_proc, line = start(
+                [*command, "--port", "0", "--backend", backend], "listening on", env
+            )
+            procs.append(gateway_proc)
+            gateway = line.split("listening on ", 1)[1].split()[0]
+            targets = [
+                Target(
+                    "direct",
+                    upstream + "/json/v1",
+                    "sk-bench",
+                    "gpt-4o",
+                    "gpt-4o",
+                    stream_url=upstream + "/s200/v1",
+                ),
+                Target("gateway", gateway + "/v1", "aa-bench", "smart", "stream"),
+            ]
+            if litellm:
+                litellm_proc, litellm_url = start_litellm(upstream, tmp)
+                procs.append(litellm_proc)
+                targets.append(
+                    Target("litellm", litellm_url + "/v1", LITELLM_KEY, "smart", "stream")
+                )
+            return anyio.run(measure, targets, seconds, rounds)
         finally:
-            for proc in (gateway_proc, upstream_proc):
+            for proc in procs:
                 proc.terminate()
-                proc.wait(10)
+                proc.wait(30)
 
 
 # -- the framework question -------------------------------------------------------------
@@ -226,8 +334,16 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=5, help="rounds; medians are reported")
     parser.add_argument("--backend", choices=("asyncio", "trio"), default="asyncio")
     parser.add_argument("--asgi", action="store_true", help="only the raw ASGI vs Starlette part")
+    parser.add_argument(
+        "--no-litellm",
+        action="store_true",
+        help="leave out the litellm proxy (pip install 'litellm[proxy]')",
+    )
     args = parser.parse_args()
-    results = run_asgi() if args.asgi else run_overhead(args.seconds, args.backend, args.rounds)
+    if args.asgi:
+        results = run_asgi()
+    else:
+        results = run_overhead(args.seconds, args.backend, args.rounds, not args.no_litellm)
     width = max(map(len, results))
     for name, value in results.items():
         print(f"{name:<{width}}  {value:10.3f}")

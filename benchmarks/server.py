@@ -10,7 +10,7 @@ Routing is by the first path segment, so one ``base_url`` per scenario works
 for every client (``{base}/chat/completions``, ``{base}/v1/messages``):
 
 * ``/s<N>/...``  OpenAI SSE stream with N events (``data.openai_stream(N)``, N = 10,
-  500, 5000; s10 is the warm-up that opens pooled connections cheaply)
+  200, 500, 5000; s10 is the warm-up that opens pooled connections cheaply)
 * ``/a<N>/...``  Anthropic SSE stream with N events
 * ``/json/...``  a non-streamed ``chat.completion``
 * ``/hold/...``  OpenAI SSE: role header + one content chunk, then holds the
@@ -66,7 +66,7 @@ def _sse_head() -> bytes:
 
 def build_routes(chunk: int) -> dict[bytes, bytes]:
     routes: dict[bytes, bytes] = {}
-    for n in (10, 500, 5000):
+    for n in (10, 200, 500, 5000):
         routes[b"s%d" % n] = _sse_head() + _chunked(data.openai_stream(n).body, chunk)
     routes[b"a5000"] = _sse_head() + _chunked(data.anthropic_stream(5000).body, chunk)
     body = data.chat_completion()
