@@ -168,14 +168,8 @@ class Gateway:
                 raise self._no_route(exchange)
             handler, exchange.protocol, needs_key = route
             key = self._authenticate(exchange) if needs_key and self.keys.required else None
-            if self._in_flight is not None and needs_key:
-                slot = Ticket()
-                try:
-                    await slot.enter(self._in_flight, "this gateway's max_in_flight")
-                except Refused as refused:
-                    raise Problem(
-                        429, refused.message, type="rate_limit_error", retry_after=1.0
-                    ) from None
+            if needs_key:
+                slot = await self.in_flight()
             await handler(self, exchange, key)
         except Disconnected:
             pass  # nobody to answer; the upstream call was cancelled
@@ -276,6 +270,21 @@ class Gateway:
         if not isinstance(body, dict):
             raise Problem(400, "the request body must be a JSON object")
         return body
+
+    async def in_flight(self) -> Ticket | None:
+        """A place among ``max_in_flight`` requests (settle it when done), or 429 at the bound.
+
+        ``None`` when there is no bound. Taken per HTTP request and per
+        WebSocket chat request alike.
+        """
+        if self._in_flight is None:
+            return None
+        slot = Ticket()
+        try:
+            await slot.enter(self._in_flight, "this gateway's max_in_flight")
+        except Refused as refused:
+            raise Problem(429, refused.message, type="rate_limit_error", retry_after=1.0) from None
+        return slot
 
     def check_model(self, model: Any, key: KeySettings | None) -> str:
         """``model`` if it is served and ``key`` may use it: else 400, 404 or 403."""
