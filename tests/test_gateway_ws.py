@@ -43,9 +43,12 @@ KEYS: dict[str, dict[str, Any]] = {
 
 
 def upstream(request: RecordedRequest) -> Reply:
-    """``slow``: the slow stream above; anything else: the fake OpenAI's answer."""
-    if request.json()["messages"][-1]["content"] == "slow":
+    """``slow``: the slow stream above; ``stall``: no answer; else the fake OpenAI's answer."""
+    text = request.json()["messages"][-1]["content"]
+    if text == "slow":
         return SLOW
+    if text == "stall":
+        return Reply.stall()
     return provider_reply(request)
 
 
@@ -85,8 +88,9 @@ async def test_a_chat_is_answered_with_done(tmp_path: Path, anyio_backend: str) 
 async def test_a_stream_is_chunks_then_done(tmp_path: Path, anyio_backend: str) -> None:
     async with gateway(tmp_path, anyio_backend) as (url, _), WS.open(url) as socket:
         body = {"stream": True, "stream_options": {"include_usage": True}}
-        await socket.send(chat("s", "tell me", **body))
-        got = await socket.until_done("s")
+        rid = 's\n"1'  # escaped in JSON: the chunk framing must not split on it
+        await socket.send(chat(rid, "tell me", **body))
+        got = await socket.until_done(rid)
         *chunks, done = got
         assert {m["type"] for m in chunks} == {"chunk"} and done["type"] == "done"
         objects = [m["chunk"] for m in chunks]
@@ -95,7 +99,8 @@ async def test_a_stream_is_chunks_then_done(tmp_path: Path, anyio_backend: str) 
         assert objects[-2]["choices"][0]["finish_reason"] == "stop"
         assert objects[-1]["choices"] == [] and objects[-1]["usage"]["total_tokens"] > 0
         assert len({o["id"] for o in objects}) == 1
-        text = text_of(got, "s")
+        assert {m["id"] for m in got} == {rid}
+        text = text_of(got, rid)
         assert text == "You said: tell me"
         assert done["response"]["choices"][0]["message"]["content"] == text
 
@@ -155,6 +160,17 @@ async def test_cancel_ends_one_request_and_closes_its_upstream(
         await socket.send(chat("slow", "again"))  # the id is free again
         (again,) = await socket.until_done("slow")
         assert again["type"] == "done"
+
+
+async def test_cancel_while_waiting_for_a_whole_answer(tmp_path: Path, anyio_backend: str) -> None:
+    async with gateway(tmp_path, anyio_backend) as (url, up), WS.open(url) as socket:
+        await socket.send(chat("w", "stall"))
+        await up.wait_for_requests(1)
+        await socket.send({"type": "cancel", "id": "w"})
+        (last,) = await socket.until_done("w")
+        assert last["error"]["code"] == "cancelled"
+        await up.wait_for_client_disconnects(1, timeout=5)
+        await up.wait_for_closed(1, timeout=5)
 
 
 @pytest.mark.parametrize("how", ["close frame", "tcp close"])
