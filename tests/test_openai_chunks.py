@@ -94,3 +94,18 @@ def test_bare_field_paths_and_error_types() -> None:
     assert info.value.field == "logprobs"
     assert error_type(aa.APIConnectionError("x")) == "api_connection_error"
     assert error_type(aa.TimeoutError("x", which="total")) == "timeout_error"
+
+
+def test_another_frame_gives_the_same_chunk_objects_one_per_line() -> None:
+    usage = Usage(prompt_tokens=3, completion_tokens=2, total_tokens=5)
+    response = ChatResponse(content="Hi\n", finish_reason="stop", usage=usage)
+    chunks = [StreamChunk(delta="Hi\n", id="chatcmpl-1"), StreamChunk(delta="")]
+    sse = ChunkEncoder(model="smart", include_usage=True, created=7)
+    lines = ChunkEncoder(model="smart", include_usage=True, created=7, frame=(b"<", b">\n"))
+    framed = b"".join(lines.chunk(c) for c in chunks) + lines.finish(response)
+    parts = framed.split(b"\n")
+    assert parts[-1] == b"" and all(p.startswith(b"<") and p.endswith(b">") for p in parts[:-1])
+    got = [msgspec.json.decode(p[1:-1]) for p in parts[:-1]]
+    want = events(b"".join(sse.chunk(c) for c in chunks) + sse.end(response))
+    assert want[-1] == "[DONE]" and got == want[:-1]
+    assert len(got) == 4 and got[1]["choices"][0]["delta"] == {"content": "Hi\n"}

@@ -177,27 +177,48 @@ class ChunkEncoder:
     Reasoning text goes in ``delta.reasoning_content``, as ``chat_completion``
     puts it. The finish reason is the assembled response's (``tool_calls``
     whenever calls were made). Each event's constant part is encoded once.
+
+    ``frame`` is what goes before and after each chunk object: SSE's
+    ``data: `` and blank line by default. Another transport (the gateway's
+    WebSocket) passes its own, ending in ``\n``, and splits the bytes on
+    it: the JSON itself never holds a raw newline. ``finish`` is ``end``
+    without SSE's ``[DONE]``.
     """
 
-    __slots__ = ("_created", "_head", "_include_usage", "_model", "_tail")
+    __slots__ = ("_created", "_head", "_include_usage", "_model", "_prefix", "_suffix", "_tail")
 
-    def __init__(self, *, model: str, include_usage: bool = False, created: int | None = None):
+    def __init__(
+        self,
+        *,
+        model: str,
+        include_usage: bool = False,
+        created: int | None = None,
+        frame: tuple[bytes, bytes] = (b"data: ", b"\n\n"),
+    ):
         self._model = model
         self._include_usage = include_usage
         self._created = int(time.time()) if created is None else created
+        self._prefix, self._suffix = frame
         self._head = b""  # made from the first chunk's id and model
-        self._tail = b',"logprobs":null,"finish_reason":null}]' + (
-            b',"usage":null}\n\n' if include_usage else b"}\n\n"
+        self._tail = (
+            b',"logprobs":null,"finish_reason":null}]'
+            + (b',"usage":null}' if include_usage else b"}")
+            + self._suffix
         )
 
     def _start(self, chunk: StreamChunk | None) -> bytes:
         cid = (chunk.id if chunk is not None else None) or f"chatcmpl-{secrets.token_hex(12)}"
         model = (chunk.model if chunk is not None else None) or self._model
         self._model = model
-        self._head = b'data: {"id":%s,"object":"chat.completion.chunk","created":%d,' % (
-            _json(cid),
-            self._created,
-        ) + b'"model":%s,"choices":[{"index":0,"delta":' % _json(model)
+        self._head = (
+            self._prefix
+            + b'{"id":%s,"object":"chat.completion.chunk","created":%d,'
+            % (
+                _json(cid),
+                self._created,
+            )
+            + b'"model":%s,"choices":[{"index":0,"delta":' % _json(model)
+        )
         return self._head + b'{"role":"assistant","content":""}' + self._tail
 
     def chunk(self, chunk: StreamChunk) -> bytes:
@@ -226,8 +247,8 @@ class ChunkEncoder:
             return lead
         return lead + self._head + _json(delta) + self._tail
 
-    def end(self, response: ChatResponse) -> bytes:
-        """The finishing chunk, the usage chunk (if asked for) and ``[DONE]``."""
+    def finish(self, response: ChatResponse) -> bytes:
+        """The finishing chunk and the usage chunk (if asked for), framed as the others."""
         lead = b"" if self._head else self._start(None)
         reason = response.finish_reason or "stop"
         out = (
@@ -239,8 +260,12 @@ class ChunkEncoder:
         if self._include_usage:
             usage = _usage(response.usage) if response.usage is not None else None
             head = self._head[: self._head.index(b'"choices":')]
-            out += head + b'"choices":[],"usage":' + _json(usage) + b"}\n\n"
-        return out + b"data: [DONE]\n\n"
+            out += head + b'"choices":[],"usage":' + _json(usage) + b"}" + self._suffix
+        return out
+
+    def end(self, response: ChatResponse) -> bytes:
+        """The finishing chunk, the usage chunk (if asked for) and ``[DONE]``."""
+        return self.finish(response) + b"data: [DONE]\n\n"
 
     @staticmethod
     def error(body: Mapping[str, Any]) -> bytes:

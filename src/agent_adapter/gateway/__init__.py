@@ -6,8 +6,9 @@ asyncio or trio. One module per job: ``settings`` (the ``[gateway]`` table),
 ``auth`` (client keys), ``limits`` (the per-key gates), ``http`` (one ASGI
 exchange), ``errors`` (errors in the caller's protocol), ``relay``
 (upstream calls and streams, cancelled on disconnect), ``openai_routes`` and
-``anthropic_routes`` with ``anthropic_format`` (the endpoints), ``app`` (the
-application) and ``serve`` (hypercorn). Importing this package never imports
+``anthropic_routes`` with ``anthropic_format`` (the endpoints), ``ws`` (chat
+over a WebSocket, ``/v1/ws``), ``app`` (the application) and ``serve``
+(hypercorn). Importing this package never imports
 hypercorn.
 """
 

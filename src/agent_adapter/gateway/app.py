@@ -7,8 +7,9 @@ a dict lookup before its handler), authenticated, counted against
 ``anthropic_routes``), which reads the body, checks the model against what
 is served and what the key may use, passes the key's gates and calls the
 Router. Whatever goes wrong becomes a ``Problem``, answered in the caller's
-protocol (``errors.py``). The ASGI lifespan closes the Router's connections
-on shutdown.
+protocol (``errors.py``). A WebSocket upgrade goes to ``ws.serve``
+(``/v1/ws``), whose chat requests go through the same checks and gates. The
+ASGI lifespan closes the Router's connections on shutdown.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from ..errors import AdapterError
 from ..registry import PROVIDERS, split_model
 from ..resilience import estimate_tokens
 from ..validation import build_chat_request
-from . import anthropic_routes, errors, openai_routes
+from . import anthropic_routes, errors, openai_routes, ws
 from .auth import KeyRing, bearer
 from .http import Disconnected, Exchange, Problem, Protocol, Receive, Scope, Send
 from .limits import KeyLimits, Refused, Ticket, in_flight_limit
@@ -143,7 +144,8 @@ class Gateway:
             await self._http(Exchange(scope, receive, send))
         elif kind == "lifespan":
             await self._lifespan(receive, send)
-        # "websocket": not served yet; returning without accepting refuses the upgrade.
+        elif kind == "websocket":
+            await ws.serve(self, scope, receive, send)
 
     async def _lifespan(self, receive: Receive, send: Send) -> None:
         while True:
@@ -168,14 +170,8 @@ class Gateway:
                 raise self._no_route(exchange)
             handler, exchange.protocol, needs_key = route
             key = self._authenticate(exchange) if needs_key and self.keys.required else None
-            if self._in_flight is not None and needs_key:
-                slot = Ticket()
-                try:
-                    await slot.enter(self._in_flight, "this gateway's max_in_flight")
-                except Refused as refused:
-                    raise Problem(
-                        429, refused.message, type="rate_limit_error", retry_after=1.0
-                    ) from None
+            if needs_key:
+                slot = await self.in_flight()
             await handler(self, exchange, key)
         except Disconnected:
             pass  # nobody to answer; the upstream call was cancelled
@@ -228,15 +224,25 @@ class Gateway:
         )
 
     def _authenticate(self, exchange: Exchange) -> KeySettings:
-        presented = bearer(exchange.header(b"authorization"))
-        if presented is None and exchange.protocol == "anthropic":
-            raw = exchange.header(b"x-api-key")
-            presented = raw.decode("latin-1") if raw else None
+        anthropic = exchange.protocol == "anthropic"
+        return self.authenticate(
+            exchange.header(b"authorization"),
+            exchange.header(b"x-api-key") if anthropic else None,
+            protocol=exchange.protocol,
+        )
+
+    def authenticate(
+        self, authorization: bytes | None, api_key: bytes | None = None, *, protocol: Protocol
+    ) -> KeySettings:
+        """The key an ``Authorization: Bearer`` (or ``x-api-key``) header presents, or 401."""
+        presented = bearer(authorization)
+        if presented is None and api_key:
+            presented = api_key.decode("latin-1")
         key = self.keys.find(presented)
         if key is None:
             where = (
                 "an x-api-key or Authorization: Bearer header"
-                if exchange.protocol == "anthropic"
+                if protocol == "anthropic"
                 else "an Authorization: Bearer header"
             )
             raise Problem(
@@ -276,6 +282,21 @@ class Gateway:
         if not isinstance(body, dict):
             raise Problem(400, "the request body must be a JSON object")
         return body
+
+    async def in_flight(self) -> Ticket | None:
+        """A place among ``max_in_flight`` requests (settle it when done), or 429 at the bound.
+
+        ``None`` when there is no bound. Taken per HTTP request and per
+        WebSocket chat request alike.
+        """
+        if self._in_flight is None:
+            return None
+        slot = Ticket()
+        try:
+            await slot.enter(self._in_flight, "this gateway's max_in_flight")
+        except Refused as refused:
+            raise Problem(429, refused.message, type="rate_limit_error", retry_after=1.0) from None
+        return slot
 
     def check_model(self, model: Any, key: KeySettings | None) -> str:
         """``model`` if it is served and ``key`` may use it: else 400, 404 or 403."""

@@ -10,7 +10,7 @@ that send every field with its default expect.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import msgspec
 
@@ -27,16 +27,28 @@ if TYPE_CHECKING:
     from .http import Exchange
     from .settings import KeySettings
 
-__all__ = ["chat", "embeddings", "model", "models"]
+__all__ = ["ChatCall", "chat", "chat_call", "embeddings", "model", "models"]
 
 _json = msgspec.json.Encoder().encode
 _EMBED_FIELDS = frozenset(("model", "input", "dimensions", "encoding_format", "user"))
 _OWNER = "agent-adapter"
 
 
-async def chat(gateway: Gateway, exchange: Exchange, key: KeySettings | None) -> None:
-    """``POST /v1/chat/completions``, streamed (SSE) or not."""
-    body = await gateway.json_body(exchange)
+class ChatCall(NamedTuple):
+    """A chat completions body, read: the model, the ``chat()`` keywords, how to answer."""
+
+    model: str
+    params: dict[str, Any]
+    stream: bool
+    include_usage: bool
+
+
+def chat_call(gateway: Gateway, body: dict[str, Any], key: KeySettings | None) -> ChatCall:
+    """Read a chat completions ``body`` for ``key`` (400/403/404 before any I/O or quota).
+
+    Shared by ``POST /v1/chat/completions`` and the WebSocket's ``chat``
+    messages, so both refuse and accept exactly the same bodies.
+    """
     stream = body.pop("stream", None)
     if stream is not None and not isinstance(stream, bool):
         raise Problem(400, "stream: must be true or false", param="stream")
@@ -46,13 +58,20 @@ async def chat(gateway: Gateway, exchange: Exchange, key: KeySettings | None) ->
         where="",
     )
     model = gateway.check_model(params.pop("model"), key)
+    return ChatCall(model, params, bool(stream), include_usage)
+
+
+async def chat(gateway: Gateway, exchange: Exchange, key: KeySettings | None) -> None:
+    """``POST /v1/chat/completions``, streamed (SSE) or not."""
+    body = await gateway.json_body(exchange)
+    model, params, stream, include_usage = chat_call(gateway, body, key)
     await serve_chat(
         gateway,
         exchange,
         key,
         model,
         params,
-        stream=bool(stream),
+        stream=stream,
         encoder=lambda: ChunkEncoder(model=model, include_usage=include_usage),
         render=lambda response: _json(chat_completion(response, model=model)),
     )

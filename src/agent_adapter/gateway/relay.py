@@ -29,7 +29,7 @@ if TYPE_CHECKING:
     from .app import Gateway
     from .settings import KeySettings
 
-__all__ = ["Encoder", "guarded", "relay", "serve_chat"]
+__all__ = ["Encoder", "guarded", "relay", "serve_chat", "settled"]
 
 T = TypeVar("T")
 log = logging.getLogger("agent_adapter.gateway")
@@ -129,25 +129,45 @@ async def serve_chat(
     """Route one chat for ``key`` and answer it in the caller's protocol, streamed or not.
 
     ``render`` is the whole answer's body, ``encoder`` makes the stream's
-    events. The key's ticket is admitted first and settled exactly once,
-    with the usage when there was an answer.
+    events; ``settled`` admits and settles the key's ticket.
     """
-    ticket = gateway.ticket(key, model, params)
-    await gateway.admit(key, ticket, stream=stream)
 
-    async def answer() -> ChatResponse:
+    async def whole() -> ChatResponse:
         response = await gateway.router.chat(model=model, **params)
         await exchange.respond(200, render(response))
         return response
 
-    error: BaseException | None = None
-    try:
+    async def answer() -> ChatResponse:
         if stream:
             routed = gateway.router.stream(model=model, **params)
-            response = await relay(exchange, routed, encoder(), gateway.problem)
-        else:
-            response = await guarded(exchange, answer)
+            return await relay(exchange, routed, encoder(), gateway.problem)
+        return await guarded(exchange, whole)
+
+    await settled(gateway, key, model, params, stream=stream, answer=answer)
+
+
+async def settled(
+    gateway: Gateway,
+    key: KeySettings | None,
+    model: str,
+    params: dict[str, Any],
+    *,
+    stream: bool,
+    answer: Callable[[], Awaitable[ChatResponse]],
+) -> ChatResponse:
+    """``await answer()`` for ``key`` once its gates let it: any transport's one chat.
+
+    The key's ticket is admitted first (429 ``Problem`` when a gate says no)
+    and settled exactly once, with the usage when there was an answer; the
+    HTTP routes and the WebSocket both go through here.
+    """
+    ticket = gateway.ticket(key, model, params)
+    await gateway.admit(key, ticket, stream=stream)
+    error: BaseException | None = None
+    try:
+        response = await answer()
         ticket.usage = response.usage
+        return response
     except BaseException as exc:
         error = exc
         raise

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any, Literal, TextIO
 
 from ..errors import AdapterError, ValidationError
 from .auth import key_hash, new_key
+from .settings import GatewaySettings
 
 if TYPE_CHECKING:
     from .app import Gateway
@@ -84,6 +85,10 @@ async def serve(
     config.include_server_header = False
     config.accesslog = None
     config.loglevel = "WARNING"  # our own banner says where it listens
+    settings = getattr(app, "settings", None)
+    if isinstance(settings, GatewaySettings):
+        # A WebSocket message is refused (1009) while it arrives, at the same bound as a body.
+        config.websocket_max_message_size = settings.max_body_bytes
     logging.getLogger("hypercorn.error").setLevel(logging.WARNING)
     if backend == "trio":
         from hypercorn.trio import serve as serve_trio
