@@ -35,6 +35,7 @@ if TYPE_CHECKING:
     from ..resilience import Store
     from ..routing import Router
     from ..types import ChatRequest
+    from .proxy import TrustedProxies
 
 __all__ = ["Gateway", "create_app"]
 
@@ -92,7 +93,8 @@ class Gateway:
     ``settings`` are the ``[gateway]`` table's. ``direct_models`` are the
     ``provider/model`` names ``/v1/models`` lists besides the groups when the
     router serves direct models; ``secrets`` (the provider keys) are scrubbed
-    from every upstream message.
+    from every upstream message. ``proxies`` (set by ``serve --behind-proxy``)
+    are the reverse proxies whose ``X-Forwarded-For`` names the client.
     """
 
     def __init__(
@@ -110,6 +112,7 @@ class Gateway:
         self.settings = settings = settings or GatewaySettings()
         self.keys = KeyRing(settings.keys)
         self._limits = {key.name: KeyLimits(key, store) for key in settings.keys}
+        self.proxies: TrustedProxies | None = None
         self._in_flight = in_flight_limit(settings.max_in_flight)
         self.groups = tuple(router.deployments)
         self.direct = router._allow_direct  # serves provider/model names outside its groups
@@ -140,7 +143,7 @@ class Gateway:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
         if kind == "http":
-            await self._http(Exchange(scope, receive, send))
+            await self._http(Exchange(scope, receive, send, self.proxies))
         elif kind == "lifespan":
             await self._lifespan(receive, send)
         # "websocket": not served yet; returning without accepting refuses the upgrade.
@@ -184,7 +187,7 @@ class Gateway:
         except AdapterError as error:
             await self._answer(exchange, self.problem(error))
         except Exception:
-            log.exception("%s %s: unexpected error", exchange.method, path)
+            log.exception("%s %s from %s: unexpected error", exchange.method, path, exchange.client)
             await self._answer(exchange, Problem(500, "internal error", type="server_error"))
         finally:
             if slot is not None:
@@ -194,9 +197,10 @@ class Gateway:
         """Send ``problem``: as the answer, or as the last event of a started stream."""
         if problem.upstream or problem.status >= 500:
             log.warning(
-                "%s %s -> %d %s: %s",
+                "%s %s from %s -> %d %s: %s",
                 exchange.method,
                 exchange.path,
+                exchange.client,
                 problem.status,
                 problem.type,
                 problem.message,
