@@ -429,6 +429,9 @@ class Gateway:
             kept = _count(len(self.settings.keys), "key")
             log.error("reload of %s failed, nothing changed (%s in use): %s", where, kept, error)
             return False
+        except Exception:  # a bug here must not stop a gateway that serves well
+            log.exception("reload of %s failed unexpectedly, nothing changed", where)
+            return False
         log.info(
             "reloaded the client keys from %s: %s (%s). Only [gateway.keys] is reloaded%s",
             where,
