@@ -70,6 +70,28 @@ def main(argv: Sequence[str] | None = None) -> int:
         action="store_true",
         help="serve a non-loopback address without client keys (anyone reaching it may use it)",
     )
+    serve.add_argument(
+        "--grace",
+        type=float,
+        metavar="SECONDS",
+        help="on SIGTERM, how long requests and streams may take to finish before they are "
+        "cut (default: [gateway] grace_period, 30)",
+    )
+    serve.add_argument("--certfile", help="serve https: the certificate chain (PEM)")
+    serve.add_argument("--keyfile", help="serve https: the certificate's private key (PEM)")
+    serve.add_argument(
+        "--behind-proxy",
+        action="store_true",
+        help="a TLS-terminating reverse proxy is in front: trust its X-Forwarded-For and "
+        "X-Forwarded-Proto (from --trusted-proxy or [gateway] trusted_proxies; else loopback)",
+    )
+    serve.add_argument(
+        "--trusted-proxy",
+        action="append",
+        default=[],
+        metavar="ADDR",
+        help="with --behind-proxy: a proxy address or network (10.0.0.0/8); repeatable",
+    )
 
     keys = commands.add_parser("keys", help="client keys for the gateway")
     key_commands = keys.add_subparsers(dest="keys_command", required=True)
@@ -86,6 +108,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             port=args.port,
             backend=args.backend,
             insecure_no_auth=args.insecure_no_auth,
+            grace=args.grace,
+            certfile=args.certfile,
+            keyfile=args.keyfile,
+            behind_proxy=args.behind_proxy,
+            trusted_proxies=args.trusted_proxy,
         )
     if args.command == "keys":
         from .errors import ValidationError

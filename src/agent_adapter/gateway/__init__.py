@@ -7,8 +7,10 @@ asyncio or trio. One module per job: ``settings`` (the ``[gateway]`` table),
 exchange), ``errors`` (errors in the caller's protocol), ``relay``
 (upstream calls and streams, cancelled on disconnect), ``openai_routes`` and
 ``anthropic_routes`` with ``anthropic_format`` (the endpoints), ``ws`` (chat
-over a WebSocket, ``/v1/ws``), ``app`` (the application) and ``serve``
-(hypercorn). Importing this package never imports
+over a WebSocket, ``/v1/ws``), ``app`` (the application), ``reload`` (the
+keys again, on SIGHUP), ``proxy`` (the client behind trusted proxies),
+``serve`` (hypercorn, TLS) and ``lifecycle`` (signals: reload, graceful
+shutdown). Importing this package never imports
 hypercorn.
 """
 

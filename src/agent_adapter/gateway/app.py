@@ -10,18 +10,27 @@ Router. Whatever goes wrong becomes a ``Problem``, answered in the caller's
 protocol (``errors.py``). A WebSocket upgrade goes to ``ws.serve``
 (``/v1/ws``), whose chat requests go through the same checks and gates. The
 ASGI lifespan closes the Router's connections on shutdown.
+
+Two operations run beside the requests: ``reload`` swaps in the config
+file's client keys (``SIGHUP``) for the requests that arrive after it, and
+``cut`` cancels the requests still running when a shutdown's grace period
+is over, each ended with a 503 (or a stream's error event), never a silent
+cut.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
-from collections.abc import Awaitable, Callable, Collection, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Collection, Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
+import anyio
 import msgspec
 
-from ..errors import AdapterError
+from ..errors import AdapterError, ValidationError
 from ..registry import PROVIDERS, split_model
 from ..resilience import estimate_tokens
 from ..validation import build_chat_request
@@ -29,6 +38,7 @@ from . import anthropic_routes, errors, openai_routes, ws
 from .auth import KeyRing, bearer
 from .http import Disconnected, Exchange, Problem, Protocol, Receive, Scope, Send
 from .limits import KeyLimits, Refused, Ticket, in_flight_limit
+from .reload import KeyChanges, carry_limits, read_keys
 from .settings import GatewaySettings, KeySettings, read_settings
 
 if TYPE_CHECKING:
@@ -36,6 +46,7 @@ if TYPE_CHECKING:
     from ..resilience import Store
     from ..routing import Router
     from ..types import ChatRequest
+    from .proxy import TrustedProxies
 
 __all__ = ["Gateway", "create_app"]
 
@@ -68,8 +79,10 @@ def create_app(
     if config is None:
         router = Router({}, allow_direct=True, **shared)
         return Gateway(router, GatewaySettings(), env=environ, store=store)
+    path = None
     if not isinstance(config, RouterConfig):
-        config = load_config(config, env=environ)
+        path = config
+        config = load_config(path, env=environ)
     settings = read_settings(
         config.gateway, groups=config.models, allow_direct=bool(config.allow_direct)
     )
@@ -83,6 +96,7 @@ def create_app(
         store=store,
         secrets=secrets,
         direct_models=[d.model for d in configured] if config.allow_direct else (),
+        source=path,
     )
 
 
@@ -93,7 +107,11 @@ class Gateway:
     ``settings`` are the ``[gateway]`` table's. ``direct_models`` are the
     ``provider/model`` names ``/v1/models`` lists besides the groups when the
     router serves direct models; ``secrets`` (the provider keys) are scrubbed
-    from every upstream message.
+    from every upstream message. ``source`` is the config file ``reload``
+    reads the keys from again. ``proxies`` (set by ``serve --behind-proxy``)
+    are the reverse proxies whose ``X-Forwarded-For`` names the client;
+    ``keys_required`` (set on a non-loopback bind) refuses a reload that
+    would leave no client keys.
     """
 
     def __init__(
@@ -105,12 +123,20 @@ class Gateway:
         store: Store | None = None,
         secrets: Iterable[str] = (),
         direct_models: Collection[str] = (),
+        source: str | os.PathLike[str] | None = None,
     ) -> None:
         environ = os.environ if env is None else env
         self.router = router
         self.settings = settings = settings or GatewaySettings()
         self.keys = KeyRing(settings.keys)
         self._limits = {key.name: KeyLimits(key, store) for key in settings.keys}
+        self._env = environ
+        self._store = store
+        self.source = source
+        self.proxies: TrustedProxies | None = None
+        self.keys_required = False
+        self._running: set[anyio.CancelScope] = set()  # one per request being served
+        self._cut = False
         self._in_flight = in_flight_limit(settings.max_in_flight)
         self.groups = tuple(router.deployments)
         self.direct = router._allow_direct  # serves provider/model names outside its groups
@@ -141,11 +167,12 @@ class Gateway:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
         if kind == "http":
-            await self._http(Exchange(scope, receive, send))
+            await self._http(Exchange(scope, receive, send, self.proxies))
         elif kind == "lifespan":
             await self._lifespan(receive, send)
         elif kind == "websocket":
-            await ws.serve(self, scope, receive, send)
+            with self._tracked():  # a shutdown's cut ends its requests too
+                await ws.serve(self, scope, receive, send)
 
     async def _lifespan(self, receive: Receive, send: Send) -> None:
         while True:
@@ -157,7 +184,36 @@ class Gateway:
                 await send({"type": "lifespan.shutdown.complete"})
                 return
 
+    @contextmanager
+    def _tracked(self) -> Iterator[anyio.CancelScope]:
+        """A scope for one request or socket, that ``cut`` cancels (already, after a cut)."""
+        with anyio.CancelScope() as scope:
+            if self._cut:
+                scope.cancel()
+            self._running.add(scope)
+            try:
+                yield scope
+            finally:
+                self._running.discard(scope)
+
     async def _http(self, exchange: Exchange) -> None:
+        with self._tracked() as scope:
+            await self._serve(exchange)
+        if scope.cancelled_caught and not (exchange.done or exchange.disconnected):
+            with anyio.move_on_after(1):  # a client that reads nothing more gets nothing more
+                await self._answer(
+                    exchange,
+                    Problem(
+                        503,
+                        "the gateway is shutting down: send the request again",
+                        type="server_error",
+                        code="shutting_down",
+                        retry_after=1.0,
+                        close=True,
+                    ),
+                )
+
+    async def _serve(self, exchange: Exchange) -> None:
         path = exchange.path
         if path.startswith("/v1/messages"):
             exchange.protocol = "anthropic"
@@ -180,7 +236,7 @@ class Gateway:
         except AdapterError as error:
             await self._answer(exchange, self.problem(error))
         except Exception:
-            log.exception("%s %s: unexpected error", exchange.method, path)
+            log.exception("%s %s from %s: unexpected error", exchange.method, path, exchange.client)
             await self._answer(exchange, Problem(500, "internal error", type="server_error"))
         finally:
             if slot is not None:
@@ -190,9 +246,10 @@ class Gateway:
         """Send ``problem``: as the answer, or as the last event of a started stream."""
         if problem.upstream or problem.status >= 500:
             log.warning(
-                "%s %s -> %d %s: %s",
+                "%s %s from %s -> %d %s: %s",
                 exchange.method,
                 exchange.path,
+                exchange.client,
                 problem.status,
                 problem.type,
                 problem.message,
@@ -351,7 +408,7 @@ class Gateway:
         so a bad request costs it no quota (``chat_request``); without one the
         Router's own validation is the only one.
         """
-        if key is None or self._limits[key.name].rate is None:
+        if key is None or self._limits_of(key).rate is None:
             return Ticket()
         request = self.chat_request(model, params)
         return Ticket(estimate_tokens(request) if self.wants_tokens(key) else 0)
@@ -360,7 +417,7 @@ class Gateway:
         """Pass ``key``'s gates (rpm, tpm, max_streams) or answer 429 with Retry-After."""
         if key is None:
             return
-        limits = self._limits[key.name]
+        limits = self._limits_of(key)
         try:
             await limits.admit(ticket, stream=stream)
         except Refused as refused:
@@ -370,7 +427,85 @@ class Gateway:
 
     def wants_tokens(self, key: KeySettings | None) -> bool:
         """Whether ``key`` has a token limit (so requests need a token estimate)."""
-        return key is not None and self._limits[key.name].wants_tokens
+        return key is not None and self._limits_of(key).wants_tokens
+
+    def _limits_of(self, key: KeySettings) -> KeyLimits:
+        """``key``'s gates; 401 when a reload revoked it while its request was arriving."""
+        limits = self._limits.get(key.name)
+        if limits is None:
+            raise Problem(
+                401, "invalid API key", type="authentication_error", code="invalid_api_key"
+            )
+        return limits
+
+    # -- reload and shutdown ------------------------------------------------------------------
+
+    def reload(self) -> bool:
+        """Read the client keys from ``source`` again and use them; log the outcome.
+
+        Never raises for a mistake in the file: it is logged (with its key
+        path) and the keys in use stay, so a bad edit cannot take a running
+        gateway down. Returns whether the new keys are in use.
+        """
+        if self.source is None:
+            log.warning("reload: this gateway was not made from a config file; nothing to read")
+            return False
+        where = os.fspath(self.source)
+        try:
+            settings, ignored = read_keys(self.source, self._env, self.settings, self.groups)
+            changes = self.reload_keys(settings)
+        except AdapterError as error:
+            kept = _count(len(self.settings.keys), "key")
+            log.error("reload of %s failed, nothing changed (%s in use): %s", where, kept, error)
+            return False
+        except Exception:  # a bug here must not stop a gateway that serves well
+            log.exception("reload of %s failed unexpectedly, nothing changed", where)
+            return False
+        log.info(
+            "reloaded the client keys from %s: %s (%s). Only [gateway.keys] is reloaded%s",
+            where,
+            _count(len(settings.keys), "key"),
+            changes,
+            f"; {', '.join(ignored)} changed and need a restart" if ignored else "",
+        )
+        return True
+
+    def reload_keys(self, settings: GatewaySettings) -> KeyChanges:
+        """Use ``settings.keys`` for the requests that arrive from now on (nothing else of it).
+
+        The swap is atomic: nothing awaits between its steps. Requests in
+        flight keep the key they were admitted with; a key whose limits are
+        the same keeps its gates and their counts. Raises ``ValidationError``
+        (and changes nothing) when ``keys_required`` and no key is left.
+        """
+        if self.keys_required and not settings.keys:
+            raise ValidationError(
+                "is empty: this gateway serves a non-loopback address, which needs client keys",
+                field="gateway.keys",
+            )
+        changes = KeyChanges.between(self.settings.keys, settings.keys)
+        limits = carry_limits(self._limits, settings.keys, self._store)
+        self.keys = KeyRing(settings.keys)
+        self._limits = limits
+        self.settings = dataclasses.replace(self.settings, keys=settings.keys)
+        return changes
+
+    @property
+    def serving(self) -> int:
+        """Requests and sockets being served now (the count a shutdown waits on)."""
+        return len(self._running)
+
+    def cut(self) -> int:
+        """Cancel every request being served, and any that arrives after; returns how many.
+
+        Each is answered 503 (a started stream ends with an error event), and
+        its upstream call is cancelled, which closes its upstream connection.
+        """
+        self._cut = True
+        running = list(self._running)
+        for scope in running:
+            scope.cancel()
+        return len(running)
 
     def ready(self) -> tuple[bool, int, int]:
         """(ready, deployments with an open circuit, deployments): ready unless all are open."""
@@ -390,6 +525,10 @@ async def _readyz(gateway: Gateway, exchange: Exchange, key: KeySettings | None)
     ready, open_, total = gateway.ready()
     body = {"status": "ready" if ready else "unavailable", "open": open_, "deployments": total}
     await exchange.respond(200 if ready else 503, _json(body))
+
+
+def _count(n: int, what: str) -> str:
+    return f"{n} {what}" if n == 1 else f"{n} {what}s"
 
 
 def _providers_with_keys(env: Mapping[str, str]) -> frozenset[str]:

@@ -13,9 +13,12 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Awaitable, Callable, Iterable, MutableMapping
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import anyio
+
+if TYPE_CHECKING:
+    from .proxy import TrustedProxies
 
 __all__ = [
     "JSON",
@@ -84,10 +87,13 @@ class Exchange:
 
     ``started`` is true once the response head went out (an error after it
     must be an event in the stream); ``done`` once the body ended.
-    ``disconnected`` is set when the client left.
+    ``disconnected`` is set when the client left. ``client`` and ``scheme``
+    are the caller's address and ``http``/``https``: the connection's, or
+    what trusted ``proxies`` forwarded (``proxy.py``).
     """
 
     __slots__ = (
+        "_origin",
         "disconnected",
         "done",
         "headers",
@@ -95,13 +101,20 @@ class Exchange:
         "method",
         "path",
         "protocol",
+        "proxies",
         "receive",
         "request_id",
+        "scope",
         "send",
         "started",
     )
 
-    def __init__(self, scope: Scope, receive: Receive, send: Send) -> None:
+    def __init__(
+        self, scope: Scope, receive: Receive, send: Send, proxies: TrustedProxies | None = None
+    ) -> None:
+        self.scope = scope
+        self.proxies = proxies
+        self._origin: tuple[str | None, str] | None = None
         self.receive = receive
         self.send = send
         self.method: str = scope["method"]
@@ -120,6 +133,28 @@ class Exchange:
             if key == name:
                 return value
         return None
+
+    @property
+    def client(self) -> str | None:
+        """The caller's IP address (what the gateway logs), ``None`` when the server gave none."""
+        return (self._origin or self._resolve())[0]
+
+    @property
+    def scheme(self) -> str:
+        """``https`` or ``http``: how the caller reached us (through trusted proxies, if any)."""
+        return (self._origin or self._resolve())[1]
+
+    def _resolve(self) -> tuple[str | None, str]:
+        peer = self.scope.get("client")
+        host: str | None = peer[0] if peer else None
+        scheme: str = self.scope.get("scheme", "http")
+        if self.proxies is not None:
+            forwarded = [v for k, v in self.headers if k == b"x-forwarded-for"]
+            protos = [v for k, v in self.headers if k == b"x-forwarded-proto"]
+            host, claimed = self.proxies.client(host, forwarded, protos)
+            scheme = claimed or scheme
+        self._origin = (host, scheme)
+        return self._origin
 
     # -- the request body ---------------------------------------------------------------
 

@@ -76,10 +76,11 @@ class Ticket:
 class KeyLimits:
     """One client key's gates: its rpm/tpm buckets and its concurrent-stream slots."""
 
-    __slots__ = ("name", "rate", "streams", "wants_tokens")
+    __slots__ = ("_made_of", "name", "rate", "streams", "wants_tokens")
 
     def __init__(self, key: KeySettings, store: Store | None = None) -> None:
         self.name = key.name
+        self._made_of = _limits_of(key)
         self.rate: RateLimiter | None = None
         self.streams: ConcurrencyLimit | None = None
         self.wants_tokens = key.tpm is not None
@@ -93,6 +94,10 @@ class KeyLimits:
             self.streams = ConcurrencyLimit(
                 key.max_streams, max_queue=0, store=store, key=f"gateway:streams:{key.name}"
             )
+
+    def fits(self, key: KeySettings) -> bool:
+        """Whether ``key`` would get these gates: a reload then keeps them, and their counts."""
+        return key.name == self.name and _limits_of(key) == self._made_of
 
     async def admit(self, ticket: Ticket, *, stream: bool) -> None:
         """Take a stream slot (for a stream), then this request's place in the key's buckets.
@@ -119,6 +124,10 @@ def in_flight_limit(max_in_flight: int | None) -> ConcurrencyLimit | None:
     if max_in_flight is None:
         return None
     return ConcurrencyLimit(max_in_flight, max_queue=0, key="gateway:in_flight")
+
+
+def _limits_of(key: KeySettings) -> tuple[int | None, ...]:
+    return (key.rpm, key.tpm, key.max_streams)
 
 
 def _at_least(retry_after: float | None) -> float:

@@ -5,7 +5,15 @@ known at once (``--port 0`` picks a free one), connections queue from the
 first moment, and a bad address fails with a plain error. Hypercorn gets a
 duplicate of the socket (``fd://``), its own to close. This is the only
 module that imports hypercorn, and only when ``serve`` runs. ``main`` is
-``agent-adapter serve``, ``new_key_text`` is ``agent-adapter keys new``.
+``agent-adapter serve``, ``new_key_text`` is ``agent-adapter keys new``;
+signals (reload, graceful shutdown) are ``lifecycle.py``'s.
+
+TLS is hypercorn's (``--certfile``/``--keyfile``), checked before listening.
+On a non-loopback address without it the keys and prompts would cross the
+network in clear, so ``serve`` warns unless ``--behind-proxy`` says a
+TLS-terminating proxy is in front; that proxy (``--trusted-proxy``,
+``[gateway] trusted_proxies``, default loopback) is then the only sender
+whose ``X-Forwarded-For`` names the client (``proxy.py``).
 """
 
 from __future__ import annotations
@@ -14,15 +22,16 @@ import ipaddress
 import logging
 import os
 import re
-import signal
 import socket
+import ssl
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
+from functools import partial
 from typing import TYPE_CHECKING, Any, Literal, TextIO
 
 from ..errors import AdapterError, ValidationError
 from .auth import key_hash, new_key
-from .settings import GatewaySettings
+from .settings import GatewaySettings, IPNetwork, network
 
 if TYPE_CHECKING:
     from .app import Gateway
@@ -67,11 +76,16 @@ async def serve(
     backend: Backend = "asyncio",
     shutdown_trigger: Callable[[], Awaitable[Any]] | None = None,
     graceful_timeout: float = 3.0,
+    certfile: str | None = None,
+    keyfile: str | None = None,
 ) -> None:
     """Serve ``app`` on ``sock`` with hypercorn until ``shutdown_trigger()`` returns.
 
     Run it under ``anyio.run(..., backend=backend)``: hypercorn has one
     server per event loop. ``sock`` stays the caller's (close it after).
+    ``certfile`` and ``keyfile`` (PEM) serve https; ``graceful_timeout`` is
+    how long hypercorn waits for open connections once shut down, before
+    it cancels them.
     """
     try:
         from hypercorn.config import Config
@@ -82,6 +96,8 @@ async def serve(
     config = Config()
     config.bind = [f"fd://{os.dup(sock.fileno())}"]
     config.graceful_timeout = graceful_timeout
+    config.certfile = certfile
+    config.keyfile = keyfile
     config.include_server_header = False
     config.accesslog = None
     config.loglevel = "WARNING"  # our own banner says where it listens
@@ -95,9 +111,19 @@ async def serve(
 
         await serve_trio(app, config, shutdown_trigger=shutdown_trigger)
     else:
+        import asyncio
+
         from hypercorn.asyncio import serve as serve_asyncio
 
+        task = asyncio.current_task()
+        before = task.cancelling() if task is not None else 0
         await serve_asyncio(app, config, shutdown_trigger=shutdown_trigger)
+        # Hypercorn stops through an asyncio.TaskGroup whose child raises while the parent
+        # waits in __aexit__; before CPython's fix for that (gh-116720), the group cancels
+        # its parent and never uncancels it, and a cancel scope around this call would then
+        # take its own cancellation for an outside one. Give the count back.
+        while task is not None and task.cancelling() > before:
+            task.uncancel()
 
 
 def main(
@@ -108,23 +134,49 @@ def main(
     backend: Backend = "asyncio",
     insecure_no_auth: bool = False,
     out: TextIO | None = None,
+    grace: float | None = None,
+    certfile: str | None = None,
+    keyfile: str | None = None,
+    behind_proxy: bool = False,
+    trusted_proxies: Sequence[str] = (),
 ) -> int:
     """``agent-adapter serve``: check everything, listen, say where and what, serve until a signal.
 
     Refuses (exit status 2) a config with a mistake, an address it cannot
-    bind, and a non-loopback address without client keys unless
-    ``insecure_no_auth``.
+    bind, a certificate it cannot load, and a non-loopback address without
+    client keys unless ``insecure_no_auth``. ``grace`` (default: the
+    config's ``grace_period``) is how long SIGTERM lets requests finish.
     """
     import anyio
 
     from .app import create_app
+    from .lifecycle import serve_until_signalled
 
     out = out or sys.stdout
     try:
+        proxies = _check_options(grace, certfile, keyfile, behind_proxy, trusted_proxies)
         app = create_app(config)
+        if behind_proxy:
+            from .proxy import TrustedProxies
+
+            app.proxies = TrustedProxies([*app.settings.trusted_proxies, *proxies])
     except AdapterError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
+    if app.settings.trusted_proxies and not behind_proxy:
+        print(
+            "warning: gateway.trusted_proxies is set but --behind-proxy is not: "
+            "X-Forwarded-For is ignored",
+            file=sys.stderr,
+        )
+    tls = certfile is not None
+    if not is_loopback(host) and not tls and not behind_proxy:
+        print(
+            f"warning: serving plain http on {host}: client keys and prompts cross the network "
+            "unencrypted. Pass --certfile and --keyfile, or --behind-proxy when a "
+            "TLS-terminating proxy is in front.",
+            file=sys.stderr,
+        )
     if not is_loopback(host) and not app.keys.required and not insecure_no_auth:
         print(
             f"error: refusing to serve on {host} without client keys: anyone who can reach it "
@@ -133,14 +185,29 @@ def main(
             file=sys.stderr,
         )
         return 2
+    app.keys_required = not is_loopback(host) and not insecure_no_auth
     try:
         sock = bind(host, port)
     except OSError as exc:
         print(f"error: cannot listen on {host}:{port}: {exc.strerror or exc}", file=sys.stderr)
         return 2
+    seconds = app.settings.grace_period if grace is None else grace
+    _log_to_stderr()
+    text = banner(app, host, sock.getsockname()[1], backend, tls=tls)
     try:
-        print(banner(app, host, sock.getsockname()[1], backend), file=out, flush=True)
-        anyio.run(_serve_until_signal, app, sock, backend, backend=backend)
+        anyio.run(
+            partial(
+                serve_until_signalled,
+                app,
+                sock,
+                backend,
+                grace=seconds,
+                announce=lambda: print(text, file=out, flush=True),
+                certfile=certfile,
+                keyfile=keyfile,
+            ),
+            backend=backend,
+        )
     except KeyboardInterrupt:
         pass
     finally:
@@ -148,21 +215,49 @@ def main(
     return 0
 
 
-async def _serve_until_signal(app: Any, sock: socket.socket, backend: Backend) -> None:
-    import anyio
+def _check_options(
+    grace: float | None,
+    certfile: str | None,
+    keyfile: str | None,
+    behind_proxy: bool,
+    trusted_proxies: Sequence[str],
+) -> list[IPNetwork]:
+    """The command line's own mistakes, before anything is read or bound; the proxies named."""
+    if grace is not None and not grace >= 0:
+        raise ValidationError("must be a number of seconds (0 or more)", field="--grace")
+    if (certfile is None) != (keyfile is None):
+        missing = "--keyfile" if keyfile is None else "--certfile"
+        raise ValidationError(
+            "is missing: --certfile and --keyfile go together (PEM files)", field=missing
+        )
+    if certfile is not None and keyfile is not None:
+        try:
+            ssl.create_default_context(ssl.Purpose.CLIENT_AUTH).load_cert_chain(certfile, keyfile)
+        except (OSError, ssl.SSLError) as exc:
+            reason = getattr(exc, "strerror", None) or getattr(exc, "reason", None) or exc
+            raise ValidationError(
+                f"cannot load the certificate and key: {reason}", field="--certfile/--keyfile"
+            ) from None
+    if trusted_proxies and not behind_proxy:
+        raise ValidationError("counts only with --behind-proxy", field="--trusted-proxy")
+    return [network(address, "--trusted-proxy") for address in trusted_proxies]
 
-    async def signalled() -> None:
-        with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
-            async for _ in signals:
-                return
 
-    await serve(app, sock, backend=backend, shutdown_trigger=signalled)
+def _log_to_stderr() -> None:
+    """The gateway's log (reloads, shutdown, failures) on stderr, once per process."""
+    logger = logging.getLogger("agent_adapter")
+    if not any(getattr(h, "_agent_adapter_serve", False) for h in logger.handlers):
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        handler._agent_adapter_serve = True  # type: ignore[attr-defined]
+        logger.addHandler(handler)
+    logging.getLogger("agent_adapter.gateway").setLevel(logging.INFO)
 
 
-def banner(app: Gateway, host: str, port: int, backend: str) -> str:
+def banner(app: Gateway, host: str, port: int, backend: str, *, tls: bool = False) -> str:
     """What ``serve`` prints: where it listens, the base URLs, the models, the keys."""
     shown = f"[{host}]" if ":" in host else host
-    url = f"http://{shown}:{port}"
+    url = f"{'https' if tls else 'http'}://{shown}:{port}"
     lines = [
         f"agent-adapter gateway listening on {url} ({backend})",
         f'  OpenAI:    base_url="{url}/v1"',
@@ -179,6 +274,9 @@ def banner(app: Gateway, host: str, port: int, backend: str) -> str:
                 "  direct:    none: no provider key in the environment "
                 "(set OPENAI_API_KEY, ANTHROPIC_API_KEY, ...)"
             )
+    if app.proxies is not None:
+        shown_proxies = ", ".join(str(n) for n in app.proxies.networks)
+        lines.append(f"  proxies:   X-Forwarded-For trusted from {shown_proxies}")
     count = len(app.settings.keys)
     if count:
         lines.append(f"  keys:      {count} client key{'s' if count != 1 else ''}")

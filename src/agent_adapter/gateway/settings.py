@@ -9,6 +9,8 @@ integer``), and never echoes a value that might be secret::
     max_body_bytes = 33554432   # a request body above it: 413, refused while it arrives
     max_in_flight = 1024        # requests being served at once; beyond: 429
     body_timeout = 30           # seconds a request body may take to arrive; then 408
+    grace_period = 30           # seconds requests may take to finish on SIGTERM; then cut
+    trusted_proxies = ["10.0.0.0/8"]  # with --behind-proxy: whose X-Forwarded-For counts
 
     [gateway.keys.team-a]       # one table per client key, by name
     hash = "sha256:9f86d0..."   # the key's SHA-256 (``agent-adapter keys new`` prints it)
@@ -23,6 +25,7 @@ allows that on a loopback address only.
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
@@ -31,12 +34,17 @@ from typing import Any
 from ..errors import ValidationError
 from ..registry import split_model
 
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+
 __all__ = [
     "DEFAULT_BODY_TIMEOUT",
+    "DEFAULT_GRACE_PERIOD",
     "DEFAULT_MAX_BODY_BYTES",
     "DEFAULT_MAX_IN_FLIGHT",
     "GatewaySettings",
+    "IPNetwork",
     "KeySettings",
+    "network",
     "read_settings",
 ]
 
@@ -47,7 +55,12 @@ DEFAULT_MAX_IN_FLIGHT = 1024
 DEFAULT_BODY_TIMEOUT = 30.0
 """Seconds a request body may take to arrive: a stalled client frees its connection."""
 
-_TOP = frozenset(("keys", "max_body_bytes", "max_in_flight", "body_timeout"))
+DEFAULT_GRACE_PERIOD = 30.0
+"""Seconds a SIGTERM leaves requests and streams to finish: a long answer's usual length."""
+
+_TOP = frozenset(
+    ("keys", "max_body_bytes", "max_in_flight", "body_timeout", "grace_period", "trusted_proxies")
+)
 _KEY = frozenset(("hash", "models", "rpm", "tpm", "max_streams"))
 _HASH = re.compile(r"^sha256:[0-9a-f]{64}$")
 
@@ -84,12 +97,18 @@ class KeySettings:
 
 @dataclass(frozen=True, slots=True)
 class GatewaySettings:
-    """The gateway's own settings: its keys and the limits every request meets."""
+    """The gateway's own settings: its keys, the limits every request meets, how it stops.
+
+    ``trusted_proxies`` are the networks whose ``X-Forwarded-For`` counts
+    (with ``--behind-proxy``; empty: loopback only).
+    """
 
     keys: tuple[KeySettings, ...] = ()
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
     max_in_flight: int | None = DEFAULT_MAX_IN_FLIGHT
     body_timeout: float = DEFAULT_BODY_TIMEOUT
+    grace_period: float = DEFAULT_GRACE_PERIOD
+    trusted_proxies: tuple[IPNetwork, ...] = ()
 
 
 def read_settings(
@@ -121,6 +140,20 @@ def read_settings(
                 "must be a positive number of seconds", field="gateway.body_timeout"
             )
         body_timeout = float(value)
+    grace = DEFAULT_GRACE_PERIOD
+    if "grace_period" in raw:
+        value = raw["grace_period"]
+        if not _is_number(value) or value < 0:
+            raise ValidationError(
+                "must be a number of seconds (0 or more)", field="gateway.grace_period"
+            )
+        grace = float(value)
+    proxies = raw.get("trusted_proxies", [])
+    if not isinstance(proxies, list):
+        raise ValidationError(
+            'must be a list of addresses or networks, e.g. ["10.0.0.0/8"]',
+            field="gateway.trusted_proxies",
+        )
     max_body = DEFAULT_MAX_BODY_BYTES
     if "max_body_bytes" in raw:
         max_body = _positive_int(raw["max_body_bytes"], "gateway.max_body_bytes")
@@ -129,7 +162,21 @@ def read_settings(
         max_body_bytes=max_body,
         max_in_flight=max_in_flight,
         body_timeout=body_timeout,
+        grace_period=grace,
+        trusted_proxies=tuple(
+            network(entry, f"gateway.trusted_proxies[{i}]") for i, entry in enumerate(proxies)
+        ),
     )
+
+
+def network(value: Any, where: str) -> IPNetwork:
+    """``value`` (``"10.0.0.1"``, ``"10.0.0.0/8"``, ``"::1"``) as a network; else an error."""
+    if isinstance(value, str):
+        try:
+            return ipaddress.ip_network(value.strip(), strict=False)
+        except ValueError:
+            pass
+    raise ValidationError("must be an IP address or network, e.g. 10.0.0.0/8", field=where)
 
 
 def _key(name: str, raw: Any, groups: Collection[str], allow_direct: bool) -> KeySettings:
