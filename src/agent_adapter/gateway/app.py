@@ -24,7 +24,7 @@ from ..errors import AdapterError
 from ..registry import PROVIDERS, split_model
 from ..resilience import estimate_tokens
 from ..validation import build_chat_request
-from . import anthropic_routes, errors, openai_routes
+from . import anthropic_routes, errors, openai_routes, responses_routes
 from .auth import KeyRing, bearer
 from .http import Disconnected, Exchange, Problem, Protocol, Receive, Scope, Send
 from .limits import KeyLimits, Refused, Ticket, in_flight_limit
@@ -120,6 +120,7 @@ class Gateway:
         self._routes: dict[tuple[str, str], tuple[Handler, Protocol, bool]] = {
             ("POST", "/v1/chat/completions"): (openai_routes.chat, "openai", True),
             ("POST", "/v1/embeddings"): (openai_routes.embeddings, "openai", True),
+            ("POST", "/v1/responses"): (responses_routes.responses, "responses", True),
             ("GET", "/v1/models"): (openai_routes.models, "openai", True),
             ("POST", "/v1/messages"): (anthropic_routes.messages, "anthropic", True),
             ("POST", "/v1/messages/count_tokens"): (
@@ -204,7 +205,7 @@ class Gateway:
         if exchange.done:
             return
         if exchange.started:
-            await exchange.end(errors.event(problem, exchange.protocol))
+            await exchange.end(errors.last_events(problem, exchange))
             return
         await exchange.respond(
             problem.status,
