@@ -4,9 +4,9 @@ One ``Gateway`` serves one Router: each request is looked up in a fixed
 route table (no framework: the routes are few, and a request pays only for
 a dict lookup before its handler), authenticated, counted against
 ``max_in_flight``, and handed to its protocol's handler (``openai_routes``,
-``anthropic_routes``), which reads the body, checks the model against what
-is served and what the key may use, passes the key's gates and calls the
-Router. Whatever goes wrong becomes a ``Problem``, answered in the caller's
+``responses_routes``, ``anthropic_routes``), which reads the body, checks
+the model against what is served and what the key may use, passes the key's
+gates and calls the Router. Whatever goes wrong becomes a ``Problem``, answered in the caller's
 protocol (``errors.py``). The ASGI lifespan closes the Router's connections
 on shutdown.
 """
