@@ -15,6 +15,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
+import anyio
 import msgspec
 import openai
 import pydantic
@@ -366,3 +367,26 @@ async def test_stream_failing_after_content_ends_with_error_events(
         assert last["response"]["id"] == sent[0]["response"]["id"]
         assert last["response"]["error"]["message"] == error["message"]
         assert b"[DONE]" not in data
+
+
+async def test_leaving_mid_stream_closes_the_upstream(tmp_path: Path, anyio_backend: str) -> None:
+    slow = Reply.sse(
+        [chunk({"role": "assistant", "content": ""})]
+        + [chunk({"content": f"word{i} "}) for i in range(100)]
+        + [chunk({}, "stop"), b"data: [DONE]\n\n"],
+        delay=0.1,  # ten seconds in all: the client leaves long before the end
+    )
+    async with gateway(tmp_path, anyio_backend, handler=scripted(slow)) as (_, up, url):
+        body = msgspec.json.encode({"model": "smart", "input": "hi", "stream": True})
+        async with Raw.open(url) as raw:
+            await raw.send(request("POST", "/v1/responses", body))
+            data = b""
+            with anyio.fail_after(5):
+                while b"word0" not in data:
+                    data += await raw.stream.receive()
+            assert data.startswith(b"HTTP/1.1 200 ")
+        left = anyio.current_time()
+        await up.wait_for_client_disconnects(1, timeout=5)
+        await up.wait_for_closed(1, timeout=5)
+        assert anyio.current_time() - left < 5.0  # at once, not when the stream would end
+        assert up.open_connections == 0
