@@ -390,3 +390,40 @@ async def test_leaving_mid_stream_closes_the_upstream(tmp_path: Path, anyio_back
         await up.wait_for_closed(1, timeout=5)
         assert anyio.current_time() - left < 5.0  # at once, not when the stream would end
         assert up.open_connections == 0
+
+
+@pytest.mark.parametrize("stream", [False, True])
+async def test_claude_thinking_goes_back_to_claude(
+    tmp_path: Path, anyio_backend: str, stream: bool
+) -> None:
+    options: dict[str, Any] = {
+        "model": "claude",
+        "input": "Paris?",
+        "tools": [WEATHER],
+        "reasoning": {"effort": "low"},
+        "include": ["reasoning.encrypted_content"],
+        "max_output_tokens": 4096,
+    }
+    async with gateway(tmp_path, anyio_backend) as (client, up, _):
+        if stream:
+            async with client.responses.stream(**options) as s:
+                first = await s.get_final_response()
+        else:
+            first = await client.responses.create(**options)
+        reasoning, call = first.output
+        assert reasoning.type == "reasoning" and reasoning.encrypted_content
+        assert reasoning.summary[0].text.startswith("The user wants an answer")
+        assert call.type == "function_call"
+        history: list[Any] = [
+            {"role": "user", "content": "Paris?"},
+            *[item.model_dump(exclude_none=True) for item in first.output],
+            {"type": "function_call_output", "call_id": call.call_id, "output": "sunny"},
+        ]
+        options["input"] = history
+        second = await client.responses.create(**{**options, "input": history})
+        assert second.output_text.startswith("Thanks, I have the tool results")
+        turn = up.requests[1].json()["messages"][1]
+        thinking = turn["content"][0]
+        assert thinking["type"] == "thinking" and thinking["signature"]
+        assert thinking["thinking"] == reasoning.summary[0].text
+        assert [b["type"] for b in turn["content"]] == ["thinking", "tool_use"]

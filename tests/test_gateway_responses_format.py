@@ -18,7 +18,7 @@ from agent_adapter.errors import ValidationError
 from agent_adapter.gateway import errors
 from agent_adapter.gateway.http import Problem
 from agent_adapter.gateway.responses_format import Echo, ResponsesEncoder, response_object
-from agent_adapter.gateway.responses_params import responses_params
+from agent_adapter.gateway.responses_params import pack_thinking, responses_params, unpack_thinking
 from agent_adapter.providers.openai.responses.encode import responses_body
 from agent_adapter.types import (
     ChatResponse,
@@ -118,6 +118,7 @@ def test_string_input_instructions_and_plain_fields() -> None:
             {"tools": [{"type": "function", "name": "f", "defer_loading": True}]},
             "tools[0].defer_loading",
         ),
+        ({"tools": [{"type": "function", "parameters": {}}]}, "tools[0].name"),
         ({"tool_choice": {"type": "web_search"}}, "tool_choice"),
         ({"stream_options": {"include_obfuscation": False}}, "stream_options"),
         ({"input": []}, "input"),
@@ -466,3 +467,22 @@ def test_error_event_of_each_protocol() -> None:
     [sent] = events(errors.event(problem, "responses", sequence=4))
     assert (sent["code"], sent["param"], sent["sequence_number"]) == ("c", "x", 4)
     assert sent["error"]["code"] == "c"
+
+
+def test_claude_thinking_travels_packed_in_encrypted_content() -> None:
+    thinking = ReasoningItem(type="thinking", text="Hmm.", signature="sig-1", index=0)
+    redacted = ReasoningItem(type="redacted_thinking", data="opaque", index=1)
+    response = answer(reasoning="Hmm.", reasoning_items=[thinking, redacted])
+    echo = Echo(body(include=["reasoning.encrypted_content"]))
+    output = response_object(response, model="m", echo=echo)["output"]
+    assert [i["type"] for i in output] == ["reasoning", "reasoning", "message"]
+    assert output[1]["summary"] == []
+    back = responses_params(body(input=[*output, {"role": "user", "content": "more"}]))
+    assert back["messages"][0]["reasoning_items"] == [thinking, redacted]
+    packed = pack_thinking(thinking)
+    assert unpack_thinking(packed, 3) == msgspec.structs.replace(thinking, index=3)
+    assert unpack_thinking(ENC, 0) is None  # an OpenAI blob is left as it is
+    for bad in ("aa-thinking.!!", "aa-thinking." + packed[-8:]):
+        item = {"type": "reasoning", "id": "rs_1", "summary": [], "encrypted_content": bad}
+        turn = [item, {"role": "assistant", "content": "x"}]
+        assert refused(body(input=turn)) == "input[0].encrypted_content"

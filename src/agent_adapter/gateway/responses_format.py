@@ -17,7 +17,8 @@ text becomes a ``reasoning`` item with a summary: an OpenAI upstream's
 reasoning items keep their ids (in a stream, an item whose summary was
 streamed has the gateway's id, since the upstream's comes at its end) and,
 when ``include`` asks for it, their encrypted content, so they can be given
-back next turn.
+back next turn; so do Claude's thinking blocks, their signatures packed in
+``encrypted_content`` (``pack_thinking``).
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ import msgspec
 from ..types import ChatResponse, ReasoningItem, StreamChunk, Usage
 from . import errors
 from .http import Problem
-from .responses_params import ENCRYPTED_CONTENT
+from .responses_params import ENCRYPTED_CONTENT, THINKING_TYPES, pack_thinking
 
 __all__ = ["Echo", "ResponsesEncoder", "response_object", "status_of", "usage_object"]
 
@@ -197,11 +198,18 @@ def _reasoning(rid: str, texts: list[str], data: str | None = None) -> dict[str,
 def _reasoning_items(
     items: list[ReasoningItem] | None, encrypted: bool
 ) -> list[tuple[int | None, dict[str, Any]]]:
-    """An OpenAI upstream's reasoning items (consecutive entries with one id are one item)."""
+    """The reasoning items of an OpenAI upstream (consecutive entries with one id are one
+    item) and Claude's thinking blocks (their signature packed in ``encrypted_content``)."""
     out: list[tuple[int | None, dict[str, Any]]] = []
     for r in items or ():
+        if r.type in THINKING_TYPES:
+            item = _reasoning(_new_id("rs_"), [r.text] if r.text else [])
+            if encrypted:
+                item["encrypted_content"] = pack_thinking(r)
+            out.append((r.index, item))
+            continue
         if r.type != "reasoning" or not r.id:
-            continue  # another provider's thinking block: its text is in ``reasoning``
+            continue  # another kind of block: its text, if any, is in ``reasoning``
         if not out or out[-1][1]["id"] != r.id:
             out.append((r.index, _reasoning(r.id, [])))
         item = out[-1][1]
@@ -392,8 +400,6 @@ class ResponsesEncoder:
                     entry.item["encrypted_content"] = item["encrypted_content"]
             self._close(out, calls=False)
             found = found[1:]
-        elif any(r.type != "reasoning" for r in items):
-            return  # another provider's thinking block: its text came as reasoning deltas
         for _, item in found:
             self._close(out)
             entry = self._add(out, {**item, "summary": []})

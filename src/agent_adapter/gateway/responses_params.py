@@ -26,6 +26,7 @@ dropped; a field sent with its default value asks for nothing and passes.
 
 from __future__ import annotations
 
+import base64
 import secrets
 from collections.abc import Mapping
 from typing import Any
@@ -34,13 +35,25 @@ import msgspec
 
 from ..errors import ValidationError
 from ..providers.openai.responses.wire import ItemIn, reasoning_items
+from ..types import ReasoningItem
 
-__all__ = ["ENCRYPTED_CONTENT", "FIELDS", "responses_params"]
+__all__ = [
+    "ENCRYPTED_CONTENT",
+    "FIELDS",
+    "THINKING_TYPES",
+    "pack_thinking",
+    "responses_params",
+    "unpack_thinking",
+]
 
 ENCRYPTED_CONTENT = "reasoning.encrypted_content"
 """The one ``include`` value honoured: reasoning items carry their encrypted content."""
+THINKING_TYPES = frozenset(("thinking", "redacted_thinking"))
+"""Anthropic's kinds of ``ReasoningItem``, which travel packed in ``encrypted_content``."""
+_PACKED = "aa-thinking."  # what starts a packed Anthropic block: no OpenAI blob starts so
 
 _json = msgspec.json.Encoder().encode
+_thinking = msgspec.json.Decoder(ReasoningItem)
 _SAME = ("model", "temperature", "top_p", "parallel_tool_calls", "user", "prompt_cache_key")
 _ECHO = ("metadata", "include")
 FIELDS = frozenset(
@@ -214,8 +227,12 @@ class _Turn:
             read = msgspec.convert(item, ItemIn, strict=False)
         except msgspec.ValidationError as exc:
             raise ValidationError(f"is not a reasoning item: {exc}", field=where) from None
-        read.id = read.id or "rs_" + secrets.token_hex(12)
-        self.items.extend(reasoning_items(read, self.position))
+        block = unpack_thinking(read.encrypted_content, self.position, where)
+        if block is not None:
+            self.items.append(block)  # a Claude thinking block, back to Claude unchanged
+        else:
+            read.id = read.id or "rs_" + secrets.token_hex(12)
+            self.items.extend(reasoning_items(read, self.position))
         self.position += 1
 
     def done(self) -> list[dict[str, Any]]:
@@ -230,6 +247,34 @@ class _Turn:
         if self.items:
             message["reasoning_items"] = self.items
         return [message]
+
+
+def pack_thinking(item: ReasoningItem) -> str:
+    """An Anthropic thinking block as a reasoning item's ``encrypted_content``.
+
+    Claude wants its thinking blocks back with their signatures, and a
+    Responses client keeps only what the item carries; the content is opaque
+    to it by definition, so the gateway, its only reader, keeps the block there.
+    """
+    block = msgspec.structs.replace(item, index=None)
+    return _PACKED + base64.urlsafe_b64encode(_json(block)).decode("ascii")
+
+
+def unpack_thinking(content: str | None, index: int, where: str = "") -> ReasoningItem | None:
+    """The thinking block ``pack_thinking`` put in ``content``, at ``index``; else None.
+
+    ``where`` is the item's path, for the error when the content was altered.
+    """
+    if not content or not content.startswith(_PACKED):
+        return None
+    field = f"{where}.encrypted_content" if where else "encrypted_content"
+    try:
+        item = _thinking.decode(base64.urlsafe_b64decode(content[len(_PACKED) :]))
+    except (ValueError, msgspec.DecodeError):
+        item = None
+    if item is None or item.type not in THINKING_TYPES:
+        raise ValidationError("is not content this gateway produced", field=field)
+    return msgspec.structs.replace(item, index=index)
 
 
 def _input(raw: Any) -> list[dict[str, Any]]:
@@ -353,7 +398,10 @@ def _tool(raw: Any, where: str) -> dict[str, Any]:
     for key, value in raw.items():
         if key not in _TOOL_KEYS and value is not None:
             raise ValidationError("is not supported", field=f"{where}.{key}")
-    function: dict[str, Any] = {"name": raw.get("name")}
+    name = raw.get("name")
+    if not isinstance(name, str) or not name:
+        raise ValidationError("must be a non-empty string", field=f"{where}.name")
+    function: dict[str, Any] = {"name": name}
     function["parameters"] = raw.get("parameters") or {"type": "object", "properties": {}}
     for key in ("description", "strict"):
         if raw.get(key) is not None:
