@@ -274,16 +274,15 @@ class ResponsesEncoder:
         self._open: _Item | None = None  # the open message or reasoning item
         self._calls: dict[int, _Item] = {}  # our tool call index -> its open item
 
-    def _event(self, out: list[bytes], kind: str, body: dict[str, Any]) -> None:
-        body["sequence_number"] = self._sequence
+    def _event(self, out: list[bytes], kind: str, **fields: Any) -> None:
+        body = {"type": kind, **fields, "sequence_number": self._sequence}
         self._sequence += 1
         out.append(b"event: " + kind.encode() + b"\ndata: " + _json(body) + b"\n\n")
 
     def _start(self, out: list[bytes], chunk: StreamChunk | None) -> None:
         self._id = _response_id(chunk.id if chunk is not None else None)
         for kind in ("response.created", "response.in_progress"):
-            head = self._envelope("in_progress", [])
-            self._event(out, kind, {"type": kind, "response": head})
+            self._event(out, kind, response=self._envelope("in_progress", []))
 
     def _envelope(self, status: str, output: list[dict[str, Any]], **extra: Any) -> dict[str, Any]:
         return _envelope(self._id, self._created, self._model, self._echo, status, output, **extra)
@@ -293,18 +292,12 @@ class ResponsesEncoder:
     def _add(self, out: list[bytes], item: dict[str, Any]) -> _Item:
         entry = _Item(len(self._items), item)
         self._items.append(entry)
-        added = {"type": "response.output_item.added", "output_index": entry.index, "item": item}
-        self._event(out, "response.output_item.added", added)
+        self._event(out, "response.output_item.added", output_index=entry.index, item=item)
         return entry
 
     def _finish(self, out: list[bytes], entry: _Item) -> None:
         entry.done = True
-        done = {
-            "type": "response.output_item.done",
-            "output_index": entry.index,
-            "item": entry.item,
-        }
-        self._event(out, "response.output_item.done", done)
+        self._event(out, "response.output_item.done", output_index=entry.index, item=entry.item)
 
     def _ids(self, entry: _Item) -> dict[str, Any]:
         return {"item_id": entry.item["id"], "output_index": entry.index}
@@ -317,18 +310,14 @@ class ResponsesEncoder:
             entry.item["status"] = status
             self._finish(out, entry)
         elif entry is not None:
-            self._close_summary(out, entry)
+            entry.item["summary"] = [{"type": "summary_text", "text": entry.text}]
+            self._summary_done(out, entry, 0, entry.text)
             self._finish(out, entry)
         if calls:
             for call in self._calls.values():
-                ids = self._ids(call)
-                arguments = call.item["arguments"] = call.text
-                body = {
-                    "type": "response.function_call_arguments.done",
-                    **ids,
-                    "arguments": arguments,
-                }
-                self._event(out, "response.function_call_arguments.done", body)
+                call.item["arguments"] = call.text
+                kind = "response.function_call_arguments.done"
+                self._event(out, kind, **self._ids(call), arguments=call.text)
                 call.item["status"] = "completed"
                 self._finish(out, call)
             self._calls.clear()
@@ -344,9 +333,9 @@ class ResponsesEncoder:
             entry.part = part
             new = _text_part("") if part == "output_text" else {"type": "refusal", "refusal": ""}
             entry.item["content"].append(new)
-            body = {**self._ids(entry), "content_index": len(entry.item["content"]) - 1}
-            body = {"type": "response.content_part.added", **body, "part": dict(new)}
-            self._event(out, "response.content_part.added", body)
+            index = len(entry.item["content"]) - 1
+            kind = "response.content_part.added"
+            self._event(out, kind, **self._ids(entry), content_index=index, part=dict(new))
         return entry
 
     def _close_part(self, out: list[bytes], entry: _Item) -> None:
@@ -357,38 +346,27 @@ class ResponsesEncoder:
         ids = {**self._ids(entry), "content_index": index}
         if entry.part == "output_text":
             part["text"] = entry.text
-            body = {"type": "response.output_text.done", **ids, "text": entry.text, "logprobs": []}
-            self._event(out, "response.output_text.done", body)
+            self._event(out, "response.output_text.done", **ids, text=entry.text, logprobs=[])
         else:
             part["refusal"] = entry.text
-            body = {"type": "response.refusal.done", **ids, "refusal": entry.text}
-            self._event(out, "response.refusal.done", body)
-        self._event(
-            out,
-            "response.content_part.done",
-            {"type": "response.content_part.done", **ids, "part": part},
-        )
+            self._event(out, "response.refusal.done", **ids, refusal=entry.text)
+        self._event(out, "response.content_part.done", **ids, part=part)
         entry.part, entry.text = "", ""
 
-    def _reasoning(self, out: list[bytes]) -> _Item:
-        entry = self._open
-        if entry is None or entry.item["type"] != "reasoning":
-            self._close(out)
-            entry = self._open = self._add(out, _reasoning(_new_id("rs_"), []))
-            part = {"type": "summary_text", "text": ""}
-            body = {"type": "response.reasoning_summary_part.added", **self._ids(entry)}
-            body.update(summary_index=0, part=part)
-            self._event(out, "response.reasoning_summary_part.added", body)
-        return entry
+    def _summary_added(self, out: list[bytes], entry: _Item, n: int) -> None:
+        part = {"type": "summary_text", "text": ""}
+        kind = "response.reasoning_summary_part.added"
+        self._event(out, kind, **self._ids(entry), summary_index=n, part=part)
 
-    def _close_summary(self, out: list[bytes], entry: _Item) -> None:
-        ids = {**self._ids(entry), "summary_index": 0}
-        body = {"type": "response.reasoning_summary_text.done", **ids, "text": entry.text}
-        self._event(out, "response.reasoning_summary_text.done", body)
-        part = {"type": "summary_text", "text": entry.text}
-        body = {"type": "response.reasoning_summary_part.done", **ids, "part": part}
-        self._event(out, "response.reasoning_summary_part.done", body)
-        entry.item["summary"] = [part]
+    def _summary_delta(self, out: list[bytes], entry: _Item, n: int, delta: str) -> None:
+        kind = "response.reasoning_summary_text.delta"
+        self._event(out, kind, **self._ids(entry), summary_index=n, delta=delta)
+
+    def _summary_done(self, out: list[bytes], entry: _Item, n: int, text: str) -> None:
+        ids = {**self._ids(entry), "summary_index": n}
+        self._event(out, "response.reasoning_summary_text.done", **ids, text=text)
+        part = {"type": "summary_text", "text": text}
+        self._event(out, "response.reasoning_summary_part.done", **ids, part=part)
 
     def _reasoning_done(self, out: list[bytes], items: list[ReasoningItem]) -> None:
         """An upstream reasoning item is complete: close ours, or send it whole."""
@@ -404,20 +382,9 @@ class ResponsesEncoder:
             self._close(out)
             entry = self._add(out, {**item, "summary": []})
             for n, part in enumerate(item["summary"]):
-                ids = {**self._ids(entry), "summary_index": n}
-                added = {"type": "summary_text", "text": ""}
-                body = {"type": "response.reasoning_summary_part.added", **ids, "part": added}
-                self._event(out, "response.reasoning_summary_part.added", body)
-                body = {
-                    "type": "response.reasoning_summary_text.delta",
-                    **ids,
-                    "delta": part["text"],
-                }
-                self._event(out, "response.reasoning_summary_text.delta", body)
-                body = {"type": "response.reasoning_summary_text.done", **ids, "text": part["text"]}
-                self._event(out, "response.reasoning_summary_text.done", body)
-                body = {"type": "response.reasoning_summary_part.done", **ids, "part": part}
-                self._event(out, "response.reasoning_summary_part.done", body)
+                self._summary_added(out, entry, n)
+                self._summary_delta(out, entry, n, part["text"])
+                self._summary_done(out, entry, n, part["text"])
             entry.item["summary"] = item["summary"]
             self._finish(out, entry)
 
@@ -429,31 +396,28 @@ class ResponsesEncoder:
         if not self._id:
             self._start(out, chunk)
         if chunk.reasoning:
-            entry = self._reasoning(out)
+            entry = self._open
+            if entry is None or entry.item["type"] != "reasoning":
+                self._close(out)
+                entry = self._open = self._add(out, _reasoning(_new_id("rs_"), []))
+                self._summary_added(out, entry, 0)
             entry.text += chunk.reasoning
-            body = {"type": "response.reasoning_summary_text.delta", **self._ids(entry)}
-            body.update(summary_index=0, delta=chunk.reasoning)
-            self._event(out, "response.reasoning_summary_text.delta", body)
+            self._summary_delta(out, entry, 0, chunk.reasoning)
         if chunk.reasoning_items:
             self._reasoning_done(out, chunk.reasoning_items)
-        for part, text in (("output_text", chunk.delta), ("refusal", chunk.refusal)):
-            if text:
-                entry = self._message(out, part)
-                entry.text += text
-                kind = (
-                    "response.output_text.delta"
-                    if part == "output_text"
-                    else "response.refusal.delta"
-                )
-                body = {
-                    "type": kind,
-                    **self._ids(entry),
-                    "content_index": len(entry.item["content"]) - 1,
-                }
-                body["delta"] = text
-                if part == "output_text":
-                    body["logprobs"] = []
-                self._event(out, kind, body)
+        if chunk.delta:
+            entry = self._message(out, "output_text")
+            entry.text += chunk.delta
+            index = len(entry.item["content"]) - 1
+            kind = "response.output_text.delta"
+            ids = self._ids(entry)
+            self._event(out, kind, **ids, content_index=index, delta=chunk.delta, logprobs=[])
+        if chunk.refusal:
+            entry = self._message(out, "refusal")
+            entry.text += chunk.refusal
+            index = len(entry.item["content"]) - 1
+            kind = "response.refusal.delta"
+            self._event(out, kind, **self._ids(entry), content_index=index, delta=chunk.refusal)
         for fragment in chunk.tool_calls or ():
             call = self._calls.get(fragment.index)
             if call is None:
@@ -466,9 +430,8 @@ class ResponsesEncoder:
                 call.item["name"] = fragment.name
             if fragment.arguments:
                 call.text += fragment.arguments
-                body = {"type": "response.function_call_arguments.delta", **self._ids(call)}
-                body["delta"] = fragment.arguments
-                self._event(out, "response.function_call_arguments.delta", body)
+                kind = "response.function_call_arguments.delta"
+                self._event(out, kind, **self._ids(call), delta=fragment.arguments)
         return b"".join(out)
 
     def end(self, response: ChatResponse) -> bytes:
@@ -484,8 +447,7 @@ class ResponsesEncoder:
         whole = self._envelope(
             status, output, usage=usage_object(response.usage), incomplete=incomplete
         )
-        kind = f"response.{status}"
-        self._event(out, kind, {"type": kind, "response": whole})
+        self._event(out, f"response.{status}", response=whole)
         return b"".join(out)
 
     def failed(self, problem: Problem) -> bytes:
@@ -503,7 +465,7 @@ class ResponsesEncoder:
         error = {"code": _failure_code(problem), "message": problem.message}
         output = [entry.item for entry in self._items if entry.done]
         whole = self._envelope("failed", output, error=error)
-        self._event(out, "response.failed", {"type": "response.failed", "response": whole})
+        self._event(out, "response.failed", response=whole)
         return b"".join(out)
 
 
