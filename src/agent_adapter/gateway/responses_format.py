@@ -244,14 +244,19 @@ def _interleave(
 class _Item:
     """One output item of a stream: its place, its item object, the text of its open part."""
 
-    __slots__ = ("done", "index", "item", "part", "text")
+    __slots__ = ("done", "head", "index", "item", "part", "pieces")
 
     def __init__(self, index: int, item: dict[str, Any]) -> None:
         self.index = index
         self.item = item
         self.part = ""  # a message's open part: "output_text", "refusal" or ""
-        self.text = ""  # the open part's text, a reasoning summary's, or a call's arguments
+        self.pieces: list[str] = []  # the open part's text, a summary's, a call's arguments
+        self.head = b""  # the constant start of its text (or arguments) delta events
         self.done = False
+
+    def text(self) -> str:
+        """The text so far (joined once, at the end: ``+=`` on an attribute copies each time)."""
+        return "".join(self.pieces)
 
 
 class ResponsesEncoder:
@@ -278,6 +283,17 @@ class ResponsesEncoder:
         body = {"type": kind, **fields, "sequence_number": self._sequence}
         self._sequence += 1
         out.append(b"event: " + kind.encode() + b"\ndata: " + _json(body) + b"\n\n")
+
+    def _delta(self, out: list[bytes], entry: _Item, delta: str, tail: bytes) -> None:
+        """A text or arguments delta event: the most common, so its constant part is cached."""
+        out.append(entry.head + _json(delta) + tail + b'"sequence_number":%d}\n\n' % self._sequence)
+        self._sequence += 1
+
+    @staticmethod
+    def _head(kind: str, fields: dict[str, Any]) -> bytes:
+        """The bytes of a delta event up to its ``delta`` value (``fields`` in order)."""
+        body = _json({"type": kind, **fields})[:-1]
+        return b"event: " + kind.encode() + b"\ndata: " + body + b',"delta":'
 
     def _start(self, out: list[bytes], chunk: StreamChunk | None) -> None:
         self._id = _response_id(chunk.id if chunk is not None else None)
@@ -310,14 +326,15 @@ class ResponsesEncoder:
             entry.item["status"] = status
             self._finish(out, entry)
         elif entry is not None:
-            entry.item["summary"] = [{"type": "summary_text", "text": entry.text}]
-            self._summary_done(out, entry, 0, entry.text)
+            text = entry.text()
+            entry.item["summary"] = [{"type": "summary_text", "text": text}]
+            self._summary_done(out, entry, 0, text)
             self._finish(out, entry)
         if calls:
             for call in self._calls.values():
-                call.item["arguments"] = call.text
+                arguments = call.item["arguments"] = call.text()
                 kind = "response.function_call_arguments.done"
-                self._event(out, kind, **self._ids(call), arguments=call.text)
+                self._event(out, kind, **self._ids(call), arguments=arguments)
                 call.item["status"] = "completed"
                 self._finish(out, call)
             self._calls.clear()
@@ -334,8 +351,10 @@ class ResponsesEncoder:
             new = _text_part("") if part == "output_text" else {"type": "refusal", "refusal": ""}
             entry.item["content"].append(new)
             index = len(entry.item["content"]) - 1
-            kind = "response.content_part.added"
-            self._event(out, kind, **self._ids(entry), content_index=index, part=dict(new))
+            ids = {**self._ids(entry), "content_index": index}
+            self._event(out, "response.content_part.added", **ids, part=dict(new))
+            if part == "output_text":
+                entry.head = self._head("response.output_text.delta", ids)
         return entry
 
     def _close_part(self, out: list[bytes], entry: _Item) -> None:
@@ -344,14 +363,15 @@ class ResponsesEncoder:
         index = len(entry.item["content"]) - 1
         part = entry.item["content"][index]
         ids = {**self._ids(entry), "content_index": index}
+        text = entry.text()
         if entry.part == "output_text":
-            part["text"] = entry.text
-            self._event(out, "response.output_text.done", **ids, text=entry.text, logprobs=[])
+            part["text"] = text
+            self._event(out, "response.output_text.done", **ids, text=text, logprobs=[])
         else:
-            part["refusal"] = entry.text
-            self._event(out, "response.refusal.done", **ids, refusal=entry.text)
+            part["refusal"] = text
+            self._event(out, "response.refusal.done", **ids, refusal=text)
         self._event(out, "response.content_part.done", **ids, part=part)
-        entry.part, entry.text = "", ""
+        entry.part, entry.pieces = "", []
 
     def _summary_added(self, out: list[bytes], entry: _Item, n: int) -> None:
         part = {"type": "summary_text", "text": ""}
@@ -401,20 +421,17 @@ class ResponsesEncoder:
                 self._close(out)
                 entry = self._open = self._add(out, _reasoning(_new_id("rs_"), []))
                 self._summary_added(out, entry, 0)
-            entry.text += chunk.reasoning
+            entry.pieces.append(chunk.reasoning)
             self._summary_delta(out, entry, 0, chunk.reasoning)
         if chunk.reasoning_items:
             self._reasoning_done(out, chunk.reasoning_items)
         if chunk.delta:
             entry = self._message(out, "output_text")
-            entry.text += chunk.delta
-            index = len(entry.item["content"]) - 1
-            kind = "response.output_text.delta"
-            ids = self._ids(entry)
-            self._event(out, kind, **ids, content_index=index, delta=chunk.delta, logprobs=[])
+            entry.pieces.append(chunk.delta)
+            self._delta(out, entry, chunk.delta, b',"logprobs":[],')
         if chunk.refusal:
             entry = self._message(out, "refusal")
-            entry.text += chunk.refusal
+            entry.pieces.append(chunk.refusal)
             index = len(entry.item["content"]) - 1
             kind = "response.refusal.delta"
             self._event(out, kind, **self._ids(entry), content_index=index, delta=chunk.refusal)
@@ -426,12 +443,12 @@ class ResponsesEncoder:
                 call_id = fragment.id or "call_" + secrets.token_hex(12)
                 item = _call(fid, call_id, fragment.name or "", "", "in_progress")
                 call = self._calls[fragment.index] = self._add(out, item)
+                call.head = self._head("response.function_call_arguments.delta", self._ids(call))
             elif fragment.name and not call.item["name"]:
                 call.item["name"] = fragment.name
             if fragment.arguments:
-                call.text += fragment.arguments
-                kind = "response.function_call_arguments.delta"
-                self._event(out, kind, **self._ids(call), delta=fragment.arguments)
+                call.pieces.append(fragment.arguments)
+                self._delta(out, call, fragment.arguments, b",")
         return b"".join(out)
 
     def end(self, response: ChatResponse) -> bytes:
