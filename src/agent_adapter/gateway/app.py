@@ -4,10 +4,10 @@ One ``Gateway`` serves one Router: each request is looked up in a fixed
 route table (no framework: the routes are few, and a request pays only for
 a dict lookup before its handler), authenticated, counted against
 ``max_in_flight``, and handed to its protocol's handler (``openai_routes``,
-``anthropic_routes``), which reads the body, checks the model against what
-is served and what the key may use, passes the key's gates and calls the
-Router. Whatever goes wrong becomes a ``Problem``, answered in the caller's
-protocol (``errors.py``). A WebSocket upgrade goes to ``ws.serve``
+``responses_routes``, ``anthropic_routes``), which reads the body, checks
+the model against what is served and what the key may use, passes the key's
+gates and calls the Router. Whatever goes wrong becomes a ``Problem``,
+answered in the caller's protocol (``errors.py``). A WebSocket upgrade goes to ``ws.serve``
 (``/v1/ws``), whose chat requests go through the same checks and gates. The
 ASGI lifespan closes the Router's connections on shutdown.
 
@@ -34,7 +34,7 @@ from ..errors import AdapterError, ValidationError
 from ..registry import PROVIDERS, split_model
 from ..resilience import estimate_tokens
 from ..validation import build_chat_request
-from . import anthropic_routes, errors, openai_routes, ws
+from . import anthropic_routes, errors, openai_routes, responses_routes, ws
 from .auth import KeyRing, bearer
 from .http import Disconnected, Exchange, Problem, Protocol, Receive, Scope, Send
 from .limits import KeyLimits, Refused, Ticket, in_flight_limit
@@ -147,6 +147,7 @@ class Gateway:
         self._routes: dict[tuple[str, str], tuple[Handler, Protocol, bool]] = {
             ("POST", "/v1/chat/completions"): (openai_routes.chat, "openai", True),
             ("POST", "/v1/embeddings"): (openai_routes.embeddings, "openai", True),
+            ("POST", "/v1/responses"): (responses_routes.responses, "responses", True),
             ("GET", "/v1/models"): (openai_routes.models, "openai", True),
             ("POST", "/v1/messages"): (anthropic_routes.messages, "anthropic", True),
             ("POST", "/v1/messages/count_tokens"): (
@@ -257,7 +258,7 @@ class Gateway:
         if exchange.done:
             return
         if exchange.started:
-            await exchange.end(errors.event(problem, exchange.protocol))
+            await exchange.end(errors.last_events(problem, exchange))
             return
         await exchange.respond(
             problem.status,

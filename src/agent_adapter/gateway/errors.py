@@ -12,7 +12,11 @@ the provider's message could quote ours. Known secrets are scrubbed from
 every upstream message all the same.
 
 ``render`` and ``event`` give the body or the in-stream event: OpenAI's
-``{"error": {...}}``, Anthropic's ``{"type": "error", "error": {...}}``.
+``{"error": {...}}``, Anthropic's ``{"type": "error", "error": {...}}``, and
+for the Responses API an ``error`` event with the fields both at the top, as
+the API reference documents them, and nested in ``error``, as the API sends
+them and the openai SDK raises them
+(https://platform.openai.com/docs/api-reference/responses-streaming/error).
 """
 
 from __future__ import annotations
@@ -39,9 +43,9 @@ from ..errors import (
     ValidationError,
 )
 from ..openai_format import error_object, error_type
-from .http import Problem, Protocol
+from .http import Exchange, Problem, Protocol
 
-__all__ = ["Scrubber", "event", "headers", "problem_of", "render"]
+__all__ = ["Scrubber", "event", "headers", "last_events", "problem_of", "render"]
 
 _json = msgspec.json.Encoder().encode
 
@@ -132,12 +136,28 @@ def render(problem: Problem, protocol: Protocol) -> bytes:
     return _json(body_of(problem, protocol))
 
 
-def event(problem: Problem, protocol: Protocol) -> bytes:
-    """The error as the last event of a stream that already started."""
-    body = _json(body_of(problem, protocol))
+def event(problem: Problem, protocol: Protocol, *, sequence: int = 0) -> bytes:
+    """The error as the last event of a stream that already started.
+
+    ``sequence`` is the event's ``sequence_number`` in a Responses stream.
+    """
+    body = body_of(problem, protocol)
+    if protocol == "responses":
+        error = body["error"]
+        head = {"type": "error", "code": problem.code or problem.type, "message": problem.message}
+        body = {**head, "param": problem.param, "sequence_number": sequence, "error": error}
+        return b"event: error\ndata: " + _json(body) + b"\n\n"
     if protocol == "anthropic":
-        return b"event: error\ndata: " + body + b"\n\n"
-    return b"data: " + body + b"\n\n"
+        return b"event: error\ndata: " + _json(body) + b"\n\n"
+    return b"data: " + _json(body) + b"\n\n"
+
+
+def last_events(problem: Problem, exchange: Exchange) -> bytes:
+    """What ends ``exchange``'s started stream on ``problem``: the stream's own ending
+    (``Exchange.ending``, for a protocol whose events carry state), else its error event."""
+    if exchange.ending is not None:
+        return exchange.ending(problem)
+    return event(problem, exchange.protocol)
 
 
 def headers(problem: Problem) -> list[tuple[bytes, bytes]]:

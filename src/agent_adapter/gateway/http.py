@@ -34,8 +34,9 @@ __all__ = [
 Scope = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
 Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
-Protocol = Literal["openai", "anthropic"]
-"""Whose shape the caller speaks: error bodies and stream events follow it."""
+Protocol = Literal["openai", "anthropic", "responses"]
+"""Whose shape the caller speaks: error bodies and stream events follow it (``responses``:
+OpenAI's Responses API, OpenAI's error bodies and its own stream events)."""
 
 JSON = b"application/json"
 _SSE_HEADERS = [
@@ -89,13 +90,15 @@ class Exchange:
     must be an event in the stream); ``done`` once the body ended.
     ``disconnected`` is set when the client left. ``client`` and ``scheme``
     are the caller's address and ``http``/``https``: the connection's, or
-    what trusted ``proxies`` forwarded (``proxy.py``).
+    what trusted ``proxies`` forwarded (``proxy.py``). ``ending`` is set by a
+    stream whose failure needs its own state (``errors.last_events``).
     """
 
     __slots__ = (
         "_origin",
         "disconnected",
         "done",
+        "ending",
         "headers",
         "heard_end",
         "method",
@@ -126,6 +129,7 @@ class Exchange:
         self.done = False
         self.disconnected = False
         self.heard_end = False  # the watcher saw http.disconnect (and has returned)
+        self.ending: Callable[[Problem], bytes] | None = None
 
     def header(self, name: bytes) -> bytes | None:
         """The value of header ``name`` (lower case), the first if repeated."""

@@ -106,7 +106,7 @@ async def relay(
                     failed.status,
                     failed.type,
                 )
-                await exchange.end(b"".join(pending) + errors.event(failed, exchange.protocol))
+                await exchange.end(b"".join(pending) + errors.last_events(failed, exchange))
                 return stream.response
             response = stream.response
             await exchange.end(b"".join(pending) + encoder.end(response))
