@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import os
+import time
 from collections.abc import Awaitable, Callable, Collection, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -28,6 +29,7 @@ from . import anthropic_routes, errors, openai_routes
 from .auth import KeyRing, bearer
 from .http import Disconnected, Exchange, Problem, Protocol, Receive, Scope, Send
 from .limits import KeyLimits, Refused, Ticket, in_flight_limit
+from .metrics import create_metrics, serve_metrics
 from .settings import GatewaySettings, KeySettings, read_settings
 
 if TYPE_CHECKING:
@@ -92,7 +94,8 @@ class Gateway:
     ``settings`` are the ``[gateway]`` table's. ``direct_models`` are the
     ``provider/model`` names ``/v1/models`` lists besides the groups when the
     router serves direct models; ``secrets`` (the provider keys) are scrubbed
-    from every upstream message.
+    from every upstream message. ``metrics`` records every request (a no-op
+    with ``metrics = false``).
     """
 
     def __init__(
@@ -130,7 +133,14 @@ class Gateway:
             ("GET", "/healthz"): (_healthz, "openai", False),
             ("GET", "/readyz"): (_readyz, "openai", False),
         }
+        if settings.metrics:  # for scrapers: no client key (firewall it on a public bind)
+            self._routes[("GET", "/metrics")] = (serve_metrics, "openai", False)
         self._paths = {path for _, path in self._routes}
+        self.metrics = create_metrics(
+            settings.metrics,
+            models=[*self.groups, *self.direct_models],
+            endpoints={path: needs_key for (_, path), (_, _, needs_key) in self._routes.items()},
+        )
 
     def __repr__(self) -> str:
         return f"Gateway(groups={list(self.groups)!r}, keys={len(self.settings.keys)})"
@@ -159,7 +169,9 @@ class Gateway:
         path = exchange.path
         if path.startswith("/v1/messages"):
             exchange.protocol = "anthropic"
+        started = time.perf_counter()
         slot = None
+        key: KeySettings | None = None
         try:
             route = self._routes.get((exchange.method, path))
             if route is None and exchange.method == "GET" and path.startswith("/v1/models/"):
@@ -189,9 +201,11 @@ class Gateway:
         finally:
             if slot is not None:
                 slot.settle()
+            self.metrics.observe(exchange, key, started, anonymous=not self.keys.required)
 
     async def _answer(self, exchange: Exchange, problem: Problem) -> None:
         """Send ``problem``: as the answer, or as the last event of a started stream."""
+        exchange.error = problem.type
         if problem.upstream or problem.status >= 500:
             log.warning(
                 "%s %s -> %d %s: %s",

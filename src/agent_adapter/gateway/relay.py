@@ -99,6 +99,7 @@ async def relay(
                         pending.clear()
             except AdapterError as error:
                 failed = problem(error)
+                exchange.error = failed.type
                 log.warning(
                     "%s %s: stream failed after content: %d %s",
                     exchange.method,
@@ -130,8 +131,10 @@ async def serve_chat(
 
     ``render`` is the whole answer's body, ``encoder`` makes the stream's
     events. The key's ticket is admitted first and settled exactly once,
-    with the usage when there was an answer.
+    with the usage when there was an answer. The exchange notes the model
+    and the usage for the metrics; a stream counts as in flight while relayed.
     """
+    exchange.model = model
     ticket = gateway.ticket(key, model, params)
     await gateway.admit(key, ticket, stream=stream)
 
@@ -144,7 +147,8 @@ async def serve_chat(
     try:
         if stream:
             routed = gateway.router.stream(model=model, **params)
-            response = await relay(exchange, routed, encoder(), gateway.problem)
+            with gateway.metrics.streaming(exchange, key):
+                response = await relay(exchange, routed, encoder(), gateway.problem)
         else:
             response = await guarded(exchange, answer)
         ticket.usage = response.usage
@@ -153,3 +157,4 @@ async def serve_chat(
         raise
     finally:
         ticket.settle(error)
+        exchange.usage = ticket.usage

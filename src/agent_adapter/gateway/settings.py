@@ -9,6 +9,7 @@ integer``), and never echoes a value that might be secret::
     max_body_bytes = 33554432   # a request body above it: 413, refused while it arrives
     max_in_flight = 1024        # requests being served at once; beyond: 429
     body_timeout = 30           # seconds a request body may take to arrive; then 408
+    metrics = true              # GET /metrics, without a client key (firewall it, or false)
 
     [gateway.keys.team-a]       # one table per client key, by name
     hash = "sha256:9f86d0..."   # the key's SHA-256 (``agent-adapter keys new`` prints it)
@@ -47,7 +48,7 @@ DEFAULT_MAX_IN_FLIGHT = 1024
 DEFAULT_BODY_TIMEOUT = 30.0
 """Seconds a request body may take to arrive: a stalled client frees its connection."""
 
-_TOP = frozenset(("keys", "max_body_bytes", "max_in_flight", "body_timeout"))
+_TOP = frozenset(("keys", "max_body_bytes", "max_in_flight", "body_timeout", "metrics"))
 _KEY = frozenset(("hash", "models", "rpm", "tpm", "max_streams"))
 _HASH = re.compile(r"^sha256:[0-9a-f]{64}$")
 
@@ -84,12 +85,18 @@ class KeySettings:
 
 @dataclass(frozen=True, slots=True)
 class GatewaySettings:
-    """The gateway's own settings: its keys and the limits every request meets."""
+    """The gateway's own settings: its keys, the limits every request meets, ``/metrics``.
+
+    ``metrics`` serves ``GET /metrics`` (Prometheus) without a client key,
+    for scrapers: it tells request counts per key name and model, nothing
+    secret, but on a public address firewall it or turn it off.
+    """
 
     keys: tuple[KeySettings, ...] = ()
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
     max_in_flight: int | None = DEFAULT_MAX_IN_FLIGHT
     body_timeout: float = DEFAULT_BODY_TIMEOUT
+    metrics: bool = True
 
 
 def read_settings(
@@ -124,11 +131,15 @@ def read_settings(
     max_body = DEFAULT_MAX_BODY_BYTES
     if "max_body_bytes" in raw:
         max_body = _positive_int(raw["max_body_bytes"], "gateway.max_body_bytes")
+    metrics = raw.get("metrics", True)
+    if not isinstance(metrics, bool):
+        raise ValidationError("must be true or false", field="gateway.metrics")
     return GatewaySettings(
         keys=tuple(read),
         max_body_bytes=max_body,
         max_in_flight=max_in_flight,
         body_timeout=body_timeout,
+        metrics=metrics,
     )
 
 
