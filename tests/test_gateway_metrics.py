@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -23,7 +23,6 @@ import anyio
 import msgspec
 import openai
 import pytest
-from prometheus_client.parser import text_string_to_metric_families
 
 from agent_adapter.errors import ValidationError
 from agent_adapter.gateway import create_app, key_hash, read_settings
@@ -35,11 +34,11 @@ from gateway_support import (
     UPSTREAM_ENV,
     Raw,
     config_text,
-    header,
     make_app,
     request,
     running,
 )
+from metrics_support import P, parse, scrape, settled, total, value
 from sse_builders import chunk
 
 pytestmark = [
@@ -49,13 +48,11 @@ pytestmark = [
     pytest.mark.filterwarnings("ignore:Async generator:ResourceWarning"),
 ]
 
-P = "agent_adapter_gateway_"
 CHAT = "/v1/chat/completions"
 KEYS = {
     "team-a": {"key": KEY, "models": ["smart", "claude", "embed"]},
     "team-b": {"key": OTHER_KEY, "models": ["claude"], "rpm": 1},
 }
-Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
 
 
 def user(text: str) -> list[dict[str, str]]:
@@ -80,45 +77,6 @@ async def gateway(tmp_path: Path, backend: str, gateway: str = "") -> AsyncItera
         text = config_text(up.base_url, up.base_url, keys=KEYS, gateway=gateway)
         async with running(make_app(tmp_path, text), backend) as url:
             yield url
-
-
-async def scrape(url: str, accept: str | None = None) -> tuple[int, str, str]:
-    """(status, content type, body) of ``GET /metrics``, sent without a client key."""
-    headers = {"Accept": accept} if accept else None
-    async with Raw.open(url) as raw:
-        await raw.send(request("GET", "/metrics", key=None, headers=headers))
-        response, body = await raw.response()
-    kind = header(response, b"content-type") or b""
-    return response.status_code, kind.decode(), body.decode()
-
-
-def parse(text: str) -> Samples:
-    return {
-        (sample.name, frozenset(sample.labels.items())): sample.value
-        for family in text_string_to_metric_families(text)
-        for sample in family.samples
-    }
-
-
-def value(samples: Samples, name: str, **labels: str) -> float:
-    """The sample ``name`` with exactly ``labels`` (0 when absent, as Prometheus reads it)."""
-    return samples.get((P + name, frozenset(labels.items())), 0.0)
-
-
-def total(samples: Samples, name: str, **labels: str) -> float:
-    """The sum of the samples ``name`` whose labels include ``labels``."""
-    wanted = set(labels.items())
-    return sum(v for (n, ls), v in samples.items() if n == P + name and wanted <= ls)
-
-
-async def until(url: str, check: Callable[[Samples], bool]) -> Samples:
-    """Scrape until ``check`` holds (the gateway records a request as its handler returns)."""
-    with anyio.fail_after(10):
-        while True:
-            samples = parse((await scrape(url))[2])
-            if check(samples):
-                return samples
-            await anyio.sleep(0.02)
 
 
 def client(url: str, key: str) -> openai.AsyncOpenAI:
@@ -153,6 +111,7 @@ async def test_counts_calls_errors_tokens_and_times_per_key_and_model(
         finally:
             for c in (a, b, wrong):
                 await c.close()
+        await settled(url, lambda s: total(s, "requests_total") >= 8)
         status, kind, text = await scrape(url)
 
     assert status == 200 and kind.startswith("text/plain")
@@ -227,7 +186,8 @@ async def test_a_stream_is_in_flight_until_it_ends_and_a_client_that_left_is_499
             during = parse((await scrape(url))[2])
             assert value(during, "streams_in_flight", **labels) == 1
             assert value(during, "requests_total", **labels, status="200") == 0  # not over yet
-        after = await until(url, lambda s: value(s, "requests_total", **labels, status="499") == 1)
+        left = {**labels, "status": "499"}
+        after = await settled(url, lambda s: value(s, "requests_total", **left) == 1)
     assert value(after, "streams_in_flight", **labels) == 0
     assert value(after, "time_to_first_token_seconds_count", endpoint=path, model="smart") == 1
     assert total(after, "errors_total") == 0  # the client left: no error was answered

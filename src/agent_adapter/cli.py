@@ -70,6 +70,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         action="store_true",
         help="serve a non-loopback address without client keys (anyone reaching it may use it)",
     )
+    serve.add_argument(
+        "--workers",
+        type=_positive,
+        default=1,
+        help="processes serving the socket (1); metrics are summed across them",
+    )
+    serve.add_argument("--worker-fd", type=int, help=argparse.SUPPRESS)  # set for the workers
 
     keys = commands.add_parser("keys", help="client keys for the gateway")
     key_commands = keys.add_subparsers(dest="keys_command", required=True)
@@ -86,6 +93,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             port=args.port,
             backend=args.backend,
             insecure_no_auth=args.insecure_no_auth,
+            workers=args.workers,
+            argv=list(sys.argv[1:] if argv is None else argv),
+            worker_fd=args.worker_fd,
         )
     if args.command == "keys":
         from .errors import ValidationError

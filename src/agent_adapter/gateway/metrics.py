@@ -74,6 +74,8 @@ class Metrics:
     the two, so the request path never asks whether metrics are on.
     """
 
+    enabled = False
+
     def observe(
         self, exchange: Exchange, key: KeySettings | None, started: float, *, anonymous: bool
     ) -> None:
@@ -103,6 +105,8 @@ class PrometheusMetrics(Metrics):
     whether its requests are counted (the API, not ``/healthz``,
     ``/readyz`` or ``/metrics`` itself).
     """
+
+    enabled = True
 
     def __init__(self, *, models: Iterable[str], endpoints: dict[str, bool]) -> None:
         _prometheus()

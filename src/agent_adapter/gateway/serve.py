@@ -3,9 +3,11 @@
 The listening socket is bound here, before hypercorn starts, so the port is
 known at once (``--port 0`` picks a free one), connections queue from the
 first moment, and a bad address fails with a plain error. Hypercorn gets a
-duplicate of the socket (``fd://``), its own to close. This is the only
-module that imports hypercorn, and only when ``serve`` runs. ``main`` is
-``agent-adapter serve``, ``new_key_text`` is ``agent-adapter keys new``.
+duplicate of the socket (``fd://``), its own to close; with ``--workers N``
+the socket is bound here once and served by N processes (``workers.py``).
+This is the only module that imports hypercorn, and only when ``serve``
+runs. ``main`` is ``agent-adapter serve``, ``new_key_text`` is
+``agent-adapter keys new``.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ import re
 import signal
 import socket
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, Any, Literal, TextIO
 
 from ..errors import AdapterError, ValidationError
@@ -102,19 +104,30 @@ def main(
     port: int = 8080,
     backend: Backend = "asyncio",
     insecure_no_auth: bool = False,
+    workers: int = 1,
+    argv: Sequence[str] | None = None,
+    worker_fd: int | None = None,
     out: TextIO | None = None,
 ) -> int:
     """``agent-adapter serve``: check everything, listen, say where and what, serve until a signal.
 
     Refuses (exit status 2) a config with a mistake, an address it cannot
     bind, and a non-loopback address without client keys unless
-    ``insecure_no_auth``.
+    ``insecure_no_auth``. ``workers`` > 1 runs that many processes on the
+    socket (``workers.py``), each started with the same command line
+    (``argv``, the words after ``agent-adapter``) and ``worker_fd``: the
+    inherited socket it serves, instead of binding one.
     """
     import anyio
 
     from .app import create_app
 
     out = out or sys.stdout
+    if worker_fd is not None:
+        from .workers import exit_with_parent
+
+        signal.signal(signal.SIGHUP, signal.SIG_IGN)  # the parent's SIGHUP must not end us
+        exit_with_parent(os.getppid())
     try:
         app = create_app(config)
     except AdapterError as error:
@@ -129,12 +142,16 @@ def main(
         )
         return 2
     try:
-        sock = bind(host, port)
+        sock = bind(host, port) if worker_fd is None else socket.socket(fileno=worker_fd)
     except OSError as exc:
         print(f"error: cannot listen on {host}:{port}: {exc.strerror or exc}", file=sys.stderr)
         return 2
     try:
-        print(banner(app, host, sock.getsockname()[1], backend), file=out, flush=True)
+        if worker_fd is None:
+            shown = banner(app, host, sock.getsockname()[1], backend, workers=workers)
+            print(shown, file=out, flush=True)
+        if workers > 1 and worker_fd is None:
+            return _supervise(app, sock, workers, argv, config, backend)
         anyio.run(_serve_until_signal, app, sock, backend, backend=backend)
     except KeyboardInterrupt:
         pass
@@ -154,8 +171,29 @@ async def _serve_until_signal(app: Any, sock: socket.socket, backend: Backend) -
     await serve(app, sock, backend=backend, shutdown_trigger=signalled)
 
 
-def banner(app: Gateway, host: str, port: int, backend: str) -> str:
-    """What ``serve`` prints: where it listens, the base URLs, the models, the keys."""
+def _supervise(
+    app: Gateway,
+    sock: socket.socket,
+    workers: int,
+    argv: Sequence[str] | None,
+    config: str | None,
+    backend: Backend,
+) -> int:
+    """Serve with ``workers`` processes (warning when their limits cannot be shared)."""
+    from ..resilience import MemoryStore
+    from .workers import shared_state_warning, supervise
+
+    store = app.router.store
+    if store is None or isinstance(store, MemoryStore):
+        print(shared_state_warning(workers), file=sys.stderr, flush=True)
+    if argv is None:
+        argv = ["serve", "--backend", backend, *(["--config", config] if config else [])]
+    command = [sys.executable, "-m", "agent_adapter", *argv]
+    return supervise(command, sock, workers, metrics=app.metrics.enabled, backend=backend)
+
+
+def banner(app: Gateway, host: str, port: int, backend: str, *, workers: int = 1) -> str:
+    """What ``serve`` prints: where it listens, its base URLs, models, metrics, workers, keys."""
     shown = f"[{host}]" if ":" in host else host
     url = f"http://{shown}:{port}"
     lines = [
@@ -174,6 +212,10 @@ def banner(app: Gateway, host: str, port: int, backend: str) -> str:
                 "  direct:    none: no provider key in the environment "
                 "(set OPENAI_API_KEY, ANTHROPIC_API_KEY, ...)"
             )
+    if app.settings.metrics:
+        lines.append(f"  metrics:   {url}/metrics (no key needed: firewall it on a public address)")
+    if workers > 1:
+        lines.append(f"  workers:   {workers} processes on this socket (metrics summed)")
     count = len(app.settings.keys)
     if count:
         lines.append(f"  keys:      {count} client key{'s' if count != 1 else ''}")
