@@ -58,8 +58,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         "serve",
         help="run the OpenAI- and Anthropic-compatible gateway (needs the server extra)",
         description="Serve /v1/chat/completions, /v1/embeddings, /v1/models, /v1/messages, "
-        "/healthz and /readyz over a Router. Without --config: every provider whose key is "
-        "in the environment, as provider/model, on loopback only.",
+        "/healthz, /readyz and /metrics over a Router. Without --config: every provider whose "
+        "key is in the environment, as provider/model, on loopback only.",
     )
     serve.add_argument("--config", help="a Router config file (TOML) with a [gateway] table")
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on (127.0.0.1)")

@@ -6,9 +6,10 @@ asyncio or trio. One module per job: ``settings`` (the ``[gateway]`` table),
 ``auth`` (client keys), ``limits`` (the per-key gates), ``http`` (one ASGI
 exchange), ``errors`` (errors in the caller's protocol), ``relay``
 (upstream calls and streams, cancelled on disconnect), ``openai_routes`` and
-``anthropic_routes`` with ``anthropic_format`` (the endpoints), ``app`` (the
-application) and ``serve`` (hypercorn). Importing this package never imports
-hypercorn.
+``anthropic_routes`` with ``anthropic_format`` (the endpoints), ``metrics``
+(``GET /metrics``), ``app`` (the application), ``serve`` (hypercorn) and
+``workers`` (``--workers N``). Importing this package never imports
+hypercorn or prometheus-client.
 """
 
 from __future__ import annotations
