@@ -27,7 +27,7 @@ import contextlib
 import os
 import time
 from collections.abc import Collection, Iterable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar, cast
 
 import anyio.to_thread
 
@@ -36,6 +36,8 @@ from ..registry import split_model
 
 if TYPE_CHECKING:
     from contextlib import AbstractContextManager
+
+    from prometheus_client.metrics import MetricWrapperBase
 
     from .app import Gateway
     from .http import Exchange
@@ -60,6 +62,7 @@ LATENCY_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 20.0, 30.0, 60.0, 
 TTFT_BUCKETS = (0.05, 0.1, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 5.0, 10.0, 20.0, 30.0, 60.0)
 """Seconds to the first streamed event: interactive models answer in well under 2 s."""
 
+M = TypeVar("M", bound="MetricWrapperBase")
 PREFIX = "agent_adapter_gateway_"
 UNKNOWN = "-"  # the request was refused before its model (or key) was known
 ANONYMOUS = "anonymous"  # a gateway without client keys
@@ -114,6 +117,7 @@ class PrometheusMetrics(Metrics):
 
         self._models = frozenset(models)
         self._endpoints = endpoints
+        self._children: dict[tuple[object, ...], object] = {}  # bounded as the labels are
         self.multiprocess = bool(os.environ.get(MULTIPROC_ENV))
         # In multiprocess mode the values live in files and a scrape reads them all (a fresh
         # registry per scrape, as prometheus-client documents); registering here would add
@@ -194,17 +198,18 @@ class PrometheusMetrics(Metrics):
             status = _CLIENT_CLOSED
         else:
             status = exchange.status or 500  # an app that sends nothing gets hypercorn's 500
-        self.requests.labels(endpoint, model, name, str(status)).inc()
+        child = self._child
+        child(self.requests, endpoint, model, name, str(status)).inc()
         self.worker_requests.inc()
         if exchange.error is not None:
-            self.errors.labels(endpoint, model, name, exchange.error).inc()
-        self.latency.labels(endpoint, model).observe(now - started)
+            child(self.errors, endpoint, model, name, exchange.error).inc()
+        child(self.latency, endpoint, model).observe(now - started)
         if exchange.first_event:
-            self.ttft.labels(endpoint, model).observe(exchange.first_event - started)
+            child(self.ttft, endpoint, model).observe(exchange.first_event - started)
         usage = exchange.usage
         if usage is not None:
-            self.input_tokens.labels(model, name).inc(usage.prompt_tokens)
-            self.output_tokens.labels(model, name).inc(usage.completion_tokens)
+            child(self.input_tokens, model, name).inc(usage.prompt_tokens)
+            child(self.output_tokens, model, name).inc(usage.completion_tokens)
 
     def streaming(
         self, exchange: Exchange, key: KeySettings | None
@@ -212,7 +217,8 @@ class PrometheusMetrics(Metrics):
         """The in-flight streams gauge, up for the block."""
         endpoint = self._endpoint(exchange.path) or UNKNOWN
         labels = (endpoint, self._model(exchange.model), _key(key, anonymous=True))
-        tracker: AbstractContextManager[None] = self.streams.labels(*labels).track_inprogress()
+        gauge = self._child(self.streams, *labels)
+        tracker: AbstractContextManager[None] = gauge.track_inprogress()
         return tracker
 
     def render(self, accept: str | None) -> tuple[bytes, str]:
@@ -228,6 +234,14 @@ class PrometheusMetrics(Metrics):
         registry = CollectorRegistry()
         MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
         return encode(registry), content_type
+
+    def _child(self, metric: M, *labels: str) -> M:
+        """``metric.labels(*labels)``, made once per label set (a third of a request's cost)."""
+        key = (metric, *labels)
+        child = self._children.get(key)
+        if child is None:
+            child = self._children[key] = metric.labels(*labels)
+        return cast("M", child)
 
     def _endpoint(self, path: str) -> str | None:
         counted = self._endpoints.get(path)
