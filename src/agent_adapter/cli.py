@@ -58,8 +58,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         "serve",
         help="run the OpenAI- and Anthropic-compatible gateway (needs the server extra)",
         description="Serve /v1/chat/completions, /v1/embeddings, /v1/models, /v1/messages, "
-        "/healthz and /readyz over a Router. Without --config: every provider whose key is "
-        "in the environment, as provider/model, on loopback only.",
+        "/healthz, /readyz and /metrics over a Router. Without --config: every provider whose "
+        "key is in the environment, as provider/model, on loopback only.",
     )
     serve.add_argument("--config", help="a Router config file (TOML) with a [gateway] table")
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on (127.0.0.1)")
@@ -92,6 +92,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         metavar="ADDR",
         help="with --behind-proxy: a proxy address or network (10.0.0.0/8); repeatable",
     )
+    serve.add_argument(
+        "--workers",
+        type=_positive,
+        default=1,
+        help="processes serving the socket (1); metrics are summed across them",
+    )
+    serve.add_argument("--worker-fd", type=int, help=argparse.SUPPRESS)  # set for the workers
 
     keys = commands.add_parser("keys", help="client keys for the gateway")
     key_commands = keys.add_subparsers(dest="keys_command", required=True)
@@ -113,6 +120,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             keyfile=args.keyfile,
             behind_proxy=args.behind_proxy,
             trusted_proxies=args.trusted_proxy,
+            workers=args.workers,
+            argv=list(sys.argv[1:] if argv is None else argv),
+            worker_fd=args.worker_fd,
         )
     if args.command == "keys":
         from .errors import ValidationError

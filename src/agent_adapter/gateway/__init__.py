@@ -7,11 +7,11 @@ asyncio or trio. One module per job: ``settings`` (the ``[gateway]`` table),
 exchange), ``errors`` (errors in the caller's protocol), ``relay``
 (upstream calls and streams, cancelled on disconnect), ``openai_routes`` and
 ``anthropic_routes`` with ``anthropic_format`` (the endpoints), ``ws`` (chat
-over a WebSocket, ``/v1/ws``), ``app`` (the application), ``reload`` (the
-keys again, on SIGHUP), ``proxy`` (the client behind trusted proxies),
-``serve`` (hypercorn, TLS) and ``lifecycle`` (signals: reload, graceful
-shutdown). Importing this package never imports
-hypercorn.
+over a WebSocket, ``/v1/ws``), ``metrics`` (``GET /metrics``), ``app`` (the
+application), ``reload`` (the keys again, on SIGHUP), ``proxy`` (the client
+behind trusted proxies), ``serve`` (hypercorn, TLS), ``lifecycle`` (signals:
+reload, graceful shutdown) and ``workers`` (``--workers N``). Importing this
+package never imports hypercorn or prometheus-client.
 """
 
 from __future__ import annotations

@@ -23,6 +23,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import os
+import time
 from collections.abc import Awaitable, Callable, Collection, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
@@ -38,6 +39,7 @@ from . import anthropic_routes, errors, openai_routes, responses_routes, ws
 from .auth import KeyRing, bearer
 from .http import Disconnected, Exchange, Problem, Protocol, Receive, Scope, Send
 from .limits import KeyLimits, Refused, Ticket, in_flight_limit
+from .metrics import create_metrics, serve_metrics
 from .reload import KeyChanges, carry_limits, read_keys
 from .settings import GatewaySettings, KeySettings, read_settings
 
@@ -111,7 +113,8 @@ class Gateway:
     reads the keys from again. ``proxies`` (set by ``serve --behind-proxy``)
     are the reverse proxies whose ``X-Forwarded-For`` names the client;
     ``keys_required`` (set on a non-loopback bind) refuses a reload that
-    would leave no client keys.
+    would leave no client keys. ``metrics`` records every request (a
+    no-op with ``metrics = false``).
     """
 
     def __init__(
@@ -158,7 +161,14 @@ class Gateway:
             ("GET", "/healthz"): (_healthz, "openai", False),
             ("GET", "/readyz"): (_readyz, "openai", False),
         }
+        if settings.metrics:  # for scrapers: no client key (firewall it on a public bind)
+            self._routes[("GET", "/metrics")] = (serve_metrics, "openai", False)
         self._paths = {path for _, path in self._routes}
+        self.metrics = create_metrics(
+            settings.metrics,
+            models=[*self.groups, *self.direct_models],
+            endpoints={path: needs_key for (_, path), (_, _, needs_key) in self._routes.items()},
+        )
 
     def __repr__(self) -> str:
         return f"Gateway(groups={list(self.groups)!r}, keys={len(self.settings.keys)})"
@@ -218,7 +228,9 @@ class Gateway:
         path = exchange.path
         if path.startswith("/v1/messages"):
             exchange.protocol = "anthropic"
+        started = time.perf_counter()
         slot = None
+        key: KeySettings | None = None
         try:
             route = self._routes.get((exchange.method, path))
             if route is None and exchange.method == "GET" and path.startswith("/v1/models/"):
@@ -242,9 +254,11 @@ class Gateway:
         finally:
             if slot is not None:
                 slot.settle()
+            self.metrics.observe(exchange, key, started, anonymous=not self.keys.required)
 
     async def _answer(self, exchange: Exchange, problem: Problem) -> None:
         """Send ``problem``: as the answer, or as the last event of a started stream."""
+        exchange.error = problem.type
         if problem.upstream or problem.status >= 500:
             log.warning(
                 "%s %s from %s -> %d %s: %s",

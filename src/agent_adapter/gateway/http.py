@@ -12,12 +12,14 @@ caller's protocol.
 from __future__ import annotations
 
 import secrets
+import time
 from collections.abc import Awaitable, Callable, Iterable, MutableMapping
 from typing import TYPE_CHECKING, Any, Literal
 
 import anyio
 
 if TYPE_CHECKING:
+    from ..types import Usage
     from .proxy import TrustedProxies
 
 __all__ = [
@@ -92,6 +94,12 @@ class Exchange:
     are the caller's address and ``http``/``https``: the connection's, or
     what trusted ``proxies`` forwarded (``proxy.py``). ``ending`` is set by a
     stream whose failure needs its own state (``errors.last_events``).
+
+    What the metrics read when the request is over: ``status`` (0 until a
+    head was sent), ``first_event`` (the ``time.perf_counter()`` of a
+    stream's first written event, 0 before), and what the handlers note:
+    ``model`` (the served name it asked for), ``usage`` (its answer's) and
+    ``error`` (the ``type`` of the problem that ended it).
     """
 
     __slots__ = (
@@ -99,9 +107,12 @@ class Exchange:
         "disconnected",
         "done",
         "ending",
+        "error",
+        "first_event",
         "headers",
         "heard_end",
         "method",
+        "model",
         "path",
         "protocol",
         "proxies",
@@ -110,6 +121,8 @@ class Exchange:
         "scope",
         "send",
         "started",
+        "status",
+        "usage",
     )
 
     def __init__(
@@ -130,6 +143,11 @@ class Exchange:
         self.disconnected = False
         self.heard_end = False  # the watcher saw http.disconnect (and has returned)
         self.ending: Callable[[Problem], bytes] | None = None
+        self.status = 0
+        self.first_event = 0.0
+        self.model: str | None = None
+        self.usage: Usage | None = None
+        self.error: str | None = None
 
     def header(self, name: bytes) -> bytes | None:
         """The value of header ``name`` (lower case), the first if repeated."""
@@ -227,6 +245,7 @@ class Exchange:
     ) -> None:
         """A whole answer at once."""
         self.started = True
+        self.status = status
         await self.send(
             {
                 "type": "http.response.start",
@@ -245,6 +264,7 @@ class Exchange:
     async def begin_events(self) -> None:
         """Send the head of a 200 server-sent-events answer."""
         self.started = True
+        self.status = 200
         await self.send(
             {
                 "type": "http.response.start",
@@ -255,12 +275,16 @@ class Exchange:
 
     async def write(self, data: bytes) -> None:
         """Send part of a streamed body (waits while the client reads slowly)."""
+        if not self.first_event:
+            self.first_event = time.perf_counter()
         await self.send({"type": "http.response.body", "body": data, "more_body": True})
 
     async def end(self, data: bytes = b"") -> None:
         """End a streamed body (idempotent)."""
         if not self.done:
             self.done = True
+            if data and not self.first_event:  # the whole stream came in one read
+                self.first_event = time.perf_counter()
             await self.send({"type": "http.response.body", "body": data})
 
 

@@ -93,7 +93,7 @@ async def embeddings(gateway: Gateway, exchange: Exchange, key: KeySettings | No
     fmt = body.get("encoding_format") or "float"
     if fmt not in ("float", "base64"):
         raise Problem(400, "encoding_format: must be float or base64", param="encoding_format")
-    model = gateway.check_model(body["model"], key)
+    model = exchange.model = gateway.check_model(body["model"], key)
     request = build_embed_request(model, body["input"], dimensions=body.get("dimensions"))
     ticket = Ticket(estimate_embed_tokens(request) if gateway.wants_tokens(key) else 0)
     await gateway.admit(key, ticket, stream=False)
@@ -115,6 +115,7 @@ async def embeddings(gateway: Gateway, exchange: Exchange, key: KeySettings | No
         raise
     finally:
         ticket.settle(error)
+        exchange.usage = ticket.usage
 
 
 async def models(gateway: Gateway, exchange: Exchange, key: KeySettings | None) -> None:

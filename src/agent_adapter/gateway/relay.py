@@ -99,6 +99,7 @@ async def relay(
                         pending.clear()
             except AdapterError as error:
                 failed = problem(error)
+                exchange.error = failed.type
                 log.warning(
                     "%s %s: stream failed after content: %d %s",
                     exchange.method,
@@ -129,8 +130,11 @@ async def serve_chat(
     """Route one chat for ``key`` and answer it in the caller's protocol, streamed or not.
 
     ``render`` is the whole answer's body, ``encoder`` makes the stream's
-    events; ``settled`` admits and settles the key's ticket.
+    events; ``settled`` admits and settles the key's ticket. The exchange
+    notes the model and the usage for the metrics; a stream counts as in
+    flight while relayed.
     """
+    exchange.model = model
 
     async def whole() -> ChatResponse:
         response = await gateway.router.chat(model=model, **params)
@@ -140,10 +144,12 @@ async def serve_chat(
     async def answer() -> ChatResponse:
         if stream:
             routed = gateway.router.stream(model=model, **params)
-            return await relay(exchange, routed, encoder(), gateway.problem)
+            with gateway.metrics.streaming(exchange, key):
+                return await relay(exchange, routed, encoder(), gateway.problem)
         return await guarded(exchange, whole)
 
-    await settled(gateway, key, model, params, stream=stream, answer=answer)
+    response = await settled(gateway, key, model, params, stream=stream, answer=answer)
+    exchange.usage = response.usage
 
 
 async def settled(

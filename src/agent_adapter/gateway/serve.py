@@ -3,10 +3,12 @@
 The listening socket is bound here, before hypercorn starts, so the port is
 known at once (``--port 0`` picks a free one), connections queue from the
 first moment, and a bad address fails with a plain error. Hypercorn gets a
-duplicate of the socket (``fd://``), its own to close. This is the only
-module that imports hypercorn, and only when ``serve`` runs. ``main`` is
-``agent-adapter serve``, ``new_key_text`` is ``agent-adapter keys new``;
-signals (reload, graceful shutdown) are ``lifecycle.py``'s.
+duplicate of the socket (``fd://``), its own to close; with ``--workers N``
+the socket is bound here once and served by N processes (``workers.py``).
+This is the only module that imports hypercorn, and only when ``serve``
+runs. ``main`` is ``agent-adapter serve``, ``new_key_text`` is
+``agent-adapter keys new``; signals (reload, graceful shutdown) are
+``lifecycle.py``'s.
 
 TLS is hypercorn's (``--certfile``/``--keyfile``), checked before listening.
 On a non-loopback address without it the keys and prompts would cross the
@@ -22,6 +24,7 @@ import ipaddress
 import logging
 import os
 import re
+import signal
 import socket
 import ssl
 import sys
@@ -133,6 +136,9 @@ def main(
     port: int = 8080,
     backend: Backend = "asyncio",
     insecure_no_auth: bool = False,
+    workers: int = 1,
+    argv: Sequence[str] | None = None,
+    worker_fd: int | None = None,
     out: TextIO | None = None,
     grace: float | None = None,
     certfile: str | None = None,
@@ -146,6 +152,10 @@ def main(
     bind, a certificate it cannot load, and a non-loopback address without
     client keys unless ``insecure_no_auth``. ``grace`` (default: the
     config's ``grace_period``) is how long SIGTERM lets requests finish.
+    ``workers`` > 1 runs that many processes on the socket (``workers.py``),
+    each started with the same command line (``argv``, the words after
+    ``agent-adapter``) and ``worker_fd``: the inherited socket it serves,
+    instead of binding one.
     """
     import anyio
 
@@ -153,6 +163,11 @@ def main(
     from .lifecycle import serve_until_signalled
 
     out = out or sys.stdout
+    if worker_fd is not None:
+        from .workers import exit_with_parent
+
+        signal.signal(signal.SIGHUP, signal.SIG_IGN)  # the parent's SIGHUP must not end us
+        exit_with_parent(os.getppid())
     try:
         proxies = _check_options(grace, certfile, keyfile, behind_proxy, trusted_proxies)
         app = create_app(config)
@@ -163,14 +178,15 @@ def main(
     except AdapterError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    if app.settings.trusted_proxies and not behind_proxy:
+    parent = worker_fd is None  # a worker's parent has said all this once
+    if parent and app.settings.trusted_proxies and not behind_proxy:
         print(
             "warning: gateway.trusted_proxies is set but --behind-proxy is not: "
             "X-Forwarded-For is ignored",
             file=sys.stderr,
         )
     tls = certfile is not None
-    if not is_loopback(host) and not tls and not behind_proxy:
+    if parent and not is_loopback(host) and not tls and not behind_proxy:
         print(
             f"warning: serving plain http on {host}: client keys and prompts cross the network "
             "unencrypted. Pass --certfile and --keyfile, or --behind-proxy when a "
@@ -187,14 +203,17 @@ def main(
         return 2
     app.keys_required = not is_loopback(host) and not insecure_no_auth
     try:
-        sock = bind(host, port)
+        sock = bind(host, port) if worker_fd is None else socket.socket(fileno=worker_fd)
     except OSError as exc:
         print(f"error: cannot listen on {host}:{port}: {exc.strerror or exc}", file=sys.stderr)
         return 2
     seconds = app.settings.grace_period if grace is None else grace
     _log_to_stderr()
-    text = banner(app, host, sock.getsockname()[1], backend, tls=tls)
+    text = banner(app, host, sock.getsockname()[1], backend, tls=tls, workers=workers)
     try:
+        if workers > 1 and parent:
+            print(text, file=out, flush=True)
+            return _supervise(app, sock, workers, argv, config, backend, seconds)
         anyio.run(
             partial(
                 serve_until_signalled,
@@ -202,7 +221,9 @@ def main(
                 sock,
                 backend,
                 grace=seconds,
-                announce=lambda: print(text, file=out, flush=True),
+                announce=(lambda: print(text, file=out, flush=True))
+                if parent
+                else lambda: None,  # the parent printed the banner
                 certfile=certfile,
                 keyfile=keyfile,
             ),
@@ -254,8 +275,34 @@ def _log_to_stderr() -> None:
     logging.getLogger("agent_adapter.gateway").setLevel(logging.INFO)
 
 
-def banner(app: Gateway, host: str, port: int, backend: str, *, tls: bool = False) -> str:
-    """What ``serve`` prints: where it listens, the base URLs, the models, the keys."""
+def _supervise(
+    app: Gateway,
+    sock: socket.socket,
+    workers: int,
+    argv: Sequence[str] | None,
+    config: str | None,
+    backend: Backend,
+    grace: float,
+) -> int:
+    """Serve with ``workers`` processes (warning when their limits cannot be shared)."""
+    from ..resilience import MemoryStore
+    from .workers import shared_state_warning, supervise
+
+    store = app.router.store
+    if store is None or isinstance(store, MemoryStore):
+        print(shared_state_warning(workers), file=sys.stderr, flush=True)
+    if argv is None:
+        argv = ["serve", "--backend", backend, *(["--config", config] if config else [])]
+    command = [sys.executable, "-m", "agent_adapter", *argv]
+    return supervise(
+        command, sock, workers, metrics=app.metrics.enabled, backend=backend, grace=grace
+    )
+
+
+def banner(
+    app: Gateway, host: str, port: int, backend: str, *, tls: bool = False, workers: int = 1
+) -> str:
+    """What ``serve`` prints: where it listens, its base URLs, models, metrics, workers, keys."""
     shown = f"[{host}]" if ":" in host else host
     url = f"{'https' if tls else 'http'}://{shown}:{port}"
     lines = [
@@ -277,6 +324,10 @@ def banner(app: Gateway, host: str, port: int, backend: str, *, tls: bool = Fals
     if app.proxies is not None:
         shown_proxies = ", ".join(str(n) for n in app.proxies.networks)
         lines.append(f"  proxies:   X-Forwarded-For trusted from {shown_proxies}")
+    if app.settings.metrics:
+        lines.append(f"  metrics:   {url}/metrics (no key needed: firewall it on a public address)")
+    if workers > 1:
+        lines.append(f"  workers:   {workers} processes on this socket (metrics summed)")
     count = len(app.settings.keys)
     if count:
         lines.append(f"  keys:      {count} client key{'s' if count != 1 else ''}")

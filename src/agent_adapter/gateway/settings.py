@@ -11,6 +11,7 @@ integer``), and never echoes a value that might be secret::
     body_timeout = 30           # seconds a request body may take to arrive; then 408
     grace_period = 30           # seconds requests may take to finish on SIGTERM; then cut
     trusted_proxies = ["10.0.0.0/8"]  # with --behind-proxy: whose X-Forwarded-For counts
+    metrics = true              # GET /metrics, without a client key (firewall it, or false)
 
     [gateway.keys.team-a]       # one table per client key, by name
     hash = "sha256:9f86d0..."   # the key's SHA-256 (``agent-adapter keys new`` prints it)
@@ -59,7 +60,15 @@ DEFAULT_GRACE_PERIOD = 30.0
 """Seconds a SIGTERM leaves requests and streams to finish: a long answer's usual length."""
 
 _TOP = frozenset(
-    ("keys", "max_body_bytes", "max_in_flight", "body_timeout", "grace_period", "trusted_proxies")
+    (
+        "keys",
+        "max_body_bytes",
+        "max_in_flight",
+        "body_timeout",
+        "grace_period",
+        "trusted_proxies",
+        "metrics",
+    )
 )
 _KEY = frozenset(("hash", "models", "rpm", "tpm", "max_streams"))
 _HASH = re.compile(r"^sha256:[0-9a-f]{64}$")
@@ -100,7 +109,10 @@ class GatewaySettings:
     """The gateway's own settings: its keys, the limits every request meets, how it stops.
 
     ``trusted_proxies`` are the networks whose ``X-Forwarded-For`` counts
-    (with ``--behind-proxy``; empty: loopback only).
+    (with ``--behind-proxy``; empty: loopback only). ``metrics`` serves
+    ``GET /metrics`` (Prometheus) without a client key, for scrapers: it
+    tells request counts per key name and model, nothing secret, but on a
+    public address firewall it or turn it off.
     """
 
     keys: tuple[KeySettings, ...] = ()
@@ -109,6 +121,7 @@ class GatewaySettings:
     body_timeout: float = DEFAULT_BODY_TIMEOUT
     grace_period: float = DEFAULT_GRACE_PERIOD
     trusted_proxies: tuple[IPNetwork, ...] = ()
+    metrics: bool = True
 
 
 def read_settings(
@@ -157,6 +170,9 @@ def read_settings(
     max_body = DEFAULT_MAX_BODY_BYTES
     if "max_body_bytes" in raw:
         max_body = _positive_int(raw["max_body_bytes"], "gateway.max_body_bytes")
+    metrics = raw.get("metrics", True)
+    if not isinstance(metrics, bool):
+        raise ValidationError("must be true or false", field="gateway.metrics")
     return GatewaySettings(
         keys=tuple(read),
         max_body_bytes=max_body,
@@ -166,6 +182,7 @@ def read_settings(
         trusted_proxies=tuple(
             network(entry, f"gateway.trusted_proxies[{i}]") for i, entry in enumerate(proxies)
         ),
+        metrics=metrics,
     )
 
 
