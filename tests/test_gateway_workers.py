@@ -163,6 +163,7 @@ async def test_a_worker_that_dies_is_reported_and_stops_the_gateway(
     async with served(tmp_path, anyio_backend, given) as (parent, url, temp):
         victim, survivor = sorted(pids(await workers(url)))
         await chat(url)
+        await answered(url, 1)  # recorded (just after the answer went out) before the kill
         assert [p.name for p in given.glob(f"gauge_liveall_{victim}.db")]
         os.kill(int(victim), signal.SIGKILL)
         with anyio.fail_after(30):
