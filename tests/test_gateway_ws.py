@@ -23,6 +23,7 @@ from agent_adapter.testing import MockServer, Reply
 from agent_adapter.testing.fake import provider_reply
 from agent_adapter.testing.replies import RecordedRequest
 from gateway_support import KEY, OTHER_KEY, config_text, make_app, running
+from metrics_support import scrape, settled, value
 from sse_builders import chunk
 from ws_support import WS, Refused, chat, text_of
 
@@ -323,3 +324,36 @@ async def test_an_idle_socket_is_closed(
         with anyio.fail_after(5):
             closed = await socket.closed()
         assert (closed.code, closed.reason) == (1000, "idle")
+
+
+async def test_socket_requests_are_in_the_metrics(tmp_path: Path, anyio_backend: str) -> None:
+    async with gateway(tmp_path, anyio_backend) as (url, _), WS.open(url) as socket:
+        await socket.send(chat("whole"))
+        await socket.until_done("whole")
+        body = {"stream": True, "stream_options": {"include_usage": True}}
+        await socket.send(chat("streamed", "tell me", **body))
+        streamed = await socket.until_done("streamed")
+        usage = streamed[-1]["response"]["usage"]
+        await socket.send(chat("refused", model="claude"))  # team-a may use smart only
+        await socket.until_done("refused")
+        await socket.send(chat("cancelled", "slow", stream=True))
+        await first_chunk(socket, "cancelled")
+        await socket.send({"type": "cancel", "id": "cancelled"})
+        await socket.until_done("cancelled")
+        labels = {"endpoint": ws.PATH, "key": "team-a"}
+
+        def recorded(s: dict[Any, float]) -> bool:
+            return value(s, "requests_total", **labels, model="smart", status="499") == 1
+
+        samples = await settled(url, recorded)
+        assert value(samples, "requests_total", **labels, model="smart", status="200") == 2
+        assert value(samples, "requests_total", **labels, model="-", status="403") == 1
+        assert value(samples, "errors_total", **labels, model="-", type="permission_error") == 1
+        assert (
+            value(samples, "time_to_first_token_seconds_count", endpoint=ws.PATH, model="smart")
+            == 2
+        )
+        assert value(samples, "streams_in_flight", **labels, model="smart") == 0
+        tokens = value(samples, "output_tokens_total", model="smart", key="team-a")
+        assert tokens >= usage["completion_tokens"] > 0
+        assert "other" not in (await scrape(url))[2]  # /v1/ws is its own endpoint label

@@ -167,7 +167,10 @@ class Gateway:
         self.metrics = create_metrics(
             settings.metrics,
             models=[*self.groups, *self.direct_models],
-            endpoints={path: needs_key for (_, path), (_, _, needs_key) in self._routes.items()},
+            endpoints={
+                **{path: needs_key for (_, path), (_, _, needs_key) in self._routes.items()},
+                ws.PATH: True,
+            },
         )
 
     def __repr__(self) -> str:

@@ -27,7 +27,7 @@ import contextlib
 import os
 import time
 from collections.abc import Collection, Iterable
-from typing import TYPE_CHECKING, TypeVar, cast
+from typing import TYPE_CHECKING, Protocol, TypeVar, cast
 
 import anyio.to_thread
 
@@ -39,6 +39,7 @@ if TYPE_CHECKING:
 
     from prometheus_client.metrics import MetricWrapperBase
 
+    from ..types import Usage
     from .app import Gateway
     from .http import Exchange
     from .settings import KeySettings
@@ -70,6 +71,27 @@ _CLIENT_CLOSED = 499  # nginx's "client closed request": the client left before 
 _NO_STREAM: AbstractContextManager[None] = contextlib.nullcontext()
 
 
+class Observed(Protocol):
+    """What a finished request tells the metrics: an HTTP ``Exchange``, or a WebSocket request."""
+
+    @property
+    def path(self) -> str: ...
+    @property
+    def status(self) -> int: ...
+    @property
+    def done(self) -> bool: ...
+    @property
+    def disconnected(self) -> bool: ...
+    @property
+    def model(self) -> str | None: ...
+    @property
+    def usage(self) -> Usage | None: ...
+    @property
+    def error(self) -> str | None: ...
+    @property
+    def first_event(self) -> float: ...
+
+
 class Metrics:
     """What the request path tells the metrics; this base records nothing (``metrics = false``).
 
@@ -80,7 +102,7 @@ class Metrics:
     enabled = False
 
     def observe(
-        self, exchange: Exchange, key: KeySettings | None, started: float, *, anonymous: bool
+        self, exchange: Observed, key: KeySettings | None, started: float, *, anonymous: bool
     ) -> None:
         """Record one finished request.
 
@@ -90,7 +112,7 @@ class Metrics:
         """
 
     def streaming(
-        self, exchange: Exchange, key: KeySettings | None
+        self, exchange: Observed, key: KeySettings | None
     ) -> AbstractContextManager[None]:
         """A block during which ``exchange``'s stream counts as in flight."""
         return _NO_STREAM
@@ -185,7 +207,7 @@ class PrometheusMetrics(Metrics):
         return f"PrometheusMetrics({mode}, models={len(self._models)})"
 
     def observe(
-        self, exchange: Exchange, key: KeySettings | None, started: float, *, anonymous: bool
+        self, exchange: Observed, key: KeySettings | None, started: float, *, anonymous: bool
     ) -> None:
         """Count the request, its error, tokens and times, under bounded labels."""
         endpoint = self._endpoint(exchange.path)
@@ -212,7 +234,7 @@ class PrometheusMetrics(Metrics):
             child(self.output_tokens, model, name).inc(usage.completion_tokens)
 
     def streaming(
-        self, exchange: Exchange, key: KeySettings | None
+        self, exchange: Observed, key: KeySettings | None
     ) -> AbstractContextManager[None]:
         """The in-flight streams gauge, up for the block."""
         endpoint = self._endpoint(exchange.path) or UNKNOWN

@@ -54,8 +54,10 @@ a socket with nothing in flight for ``IDLE_TIMEOUT`` is closed (1000).
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
+import time
 from typing import TYPE_CHECKING, Any
 
 import anyio
@@ -72,7 +74,7 @@ from .relay import settled
 if TYPE_CHECKING:
     from anyio.abc import TaskGroup
 
-    from ..types import ChatResponse
+    from ..types import ChatResponse, Usage
     from .app import Gateway
     from .settings import KeySettings
 
@@ -95,6 +97,7 @@ SEND_TIMEOUT = 30.0
 """Seconds one message may take to go out; a client that stops reading loses its socket."""
 IDLE_TIMEOUT = 300.0
 """Seconds a socket with nothing in flight stays open (closed with 1000 by twice that)."""
+_NOT_STREAMED = contextlib.nullcontext()
 CANCELLED = Problem(499, "the request was cancelled", type="cancelled_error", code="cancelled")
 """What a cancelled request's last message says (499: nginx's "client closed request")."""
 
@@ -236,38 +239,45 @@ class _Socket:
 
     async def _chat(self, rid: str, body: dict[str, Any], scope: anyio.CancelScope) -> None:
         """One request, to its one last message (unless the socket closed first)."""
+        noted = _Noted()
+        started = time.perf_counter()
         try:
             last: bytes | None = None
             with scope:
-                last = await self._answer(rid, body)
+                last = await self._answer(rid, body, noted)
             if scope.cancelled_caught:
+                noted.disconnected = True  # counted as the client's leaving (499)
                 last = _error(rid, CANCELLED)
         finally:
             del self.requests[rid]  # before the last message: the id may be reused at once
         if last is not None:
             await self._send_message(last)
+            noted.done = not noted.disconnected
+        gateway = self.gateway
+        gateway.metrics.observe(noted, self._key, started, anonymous=not gateway.keys.required)
 
-    async def _answer(self, rid: str, body: dict[str, Any]) -> bytes:
+    async def _answer(self, rid: str, body: dict[str, Any], noted: _Noted) -> bytes:
         """The request's ``done`` (its chunks sent on the way) or ``error`` message."""
         gateway = self.gateway
         try:
             slot = await gateway.in_flight()
             try:
-                return await self._routed(rid, body)
+                return await self._routed(rid, body, noted)
             finally:
                 if slot is not None:
                     slot.settle()
         except Problem as problem:
-            return _error(rid, problem)
+            return noted.failed(rid, problem)
         except AdapterError as error:
-            return _error(rid, gateway.problem(error))
+            return noted.failed(rid, gateway.problem(error))
         except Exception:
             log.exception("%s chat: unexpected error", PATH)
-            return _error(rid, Problem(500, "internal error", type="server_error"))
+            return noted.failed(rid, Problem(500, "internal error", type="server_error"))
 
-    async def _routed(self, rid: str, body: dict[str, Any]) -> bytes:
+    async def _routed(self, rid: str, body: dict[str, Any], noted: _Noted) -> bytes:
         gateway, key = self.gateway, self._key
         model, params, stream, include_usage = chat_call(gateway, body, key)
+        noted.model = model
         ident = _json(rid)
 
         async def whole() -> ChatResponse:
@@ -284,6 +294,8 @@ class _Socket:
                     async for chunk in routed:
                         data = encoder.chunk(chunk)
                         if data:
+                            if not noted.first_event:
+                                noted.first_event = time.perf_counter()
                             await self._send_lines(data)
                 except AdapterError as error:
                     failed = gateway.problem(error)
@@ -295,11 +307,14 @@ class _Socket:
                 await self._send_lines(encoder.finish(response))
                 return response
 
-        response = await settled(
-            gateway, key, model, params, stream=stream, answer=streamed if stream else whole
-        )
+        with gateway.metrics.streaming(noted, key) if stream else _NOT_STREAMED:
+            response = await settled(
+                gateway, key, model, params, stream=stream, answer=streamed if stream else whole
+            )
+        noted.usage = response.usage
         if failed is not None:
-            return _error(rid, failed)
+            return noted.failed(rid, failed)
+        noted.status = 200
         done = _json(chat_completion(response, model=model))
         return b'{"type":"done","id":' + ident + b',"response":' + done + b"}"
 
@@ -337,6 +352,28 @@ class _Socket:
             if self._group is not None:
                 self._group.cancel_scope.cancel()
             await anyio.lowlevel.checkpoint()
+
+
+class _Noted:
+    """What the metrics read of one request on the socket (``metrics.Observed``)."""
+
+    __slots__ = ("disconnected", "done", "error", "first_event", "model", "status", "usage")
+
+    path = PATH
+
+    def __init__(self) -> None:
+        self.status = 0  # what an HTTP answer's status would have been
+        self.done = False
+        self.disconnected = False
+        self.model: str | None = None
+        self.usage: Usage | None = None
+        self.error: str | None = None
+        self.first_event = 0.0
+
+    def failed(self, rid: str, problem: Problem) -> bytes:
+        """The ``error`` message for ``problem``, noted."""
+        self.status, self.error = problem.status, problem.type
+        return _error(rid, problem)
 
 
 def _error(rid: str | None, problem: Problem) -> bytes:
