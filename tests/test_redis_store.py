@@ -190,6 +190,26 @@ async def test_the_scripts_keep_the_store_contract(redis_url: str, prefix: str) 
         assert store.count("c") == 0
 
 
+async def test_add_sums_across_stores_and_expires_in_redis(redis_url: str, prefix: str) -> None:
+    async with (
+        aa.RedisStore(redis_url, prefix=prefix, timeout=2) as one,
+        aa.RedisStore(redis_url, prefix=prefix, timeout=2) as two,
+    ):
+        assert one.add("spend", 1.5, now=0, ttl=60) == 1.5  # applied locally at once
+        assert two.add("spend", 0.25, now=0, ttl=60) == 0.25  # its mirror had not heard yet
+        assert await one.flush() and await two.flush()
+        await until(lambda: one.get("spend") == two.get("spend") == 1.75)  # atomic in Redis
+        one.add("brief", 1.0, now=0, ttl=0.2)
+        assert await one.flush()
+        async with aa.RedisStore(redis_url, prefix=prefix, timeout=2) as late:
+            assert late.get("spend") == 1.75 and late.get("brief") == 1.0  # read at start
+            await anyio.sleep(0.3)
+            late.add("spend", 0.25, now=0, ttl=60)  # an add forgets what expired meanwhile
+            assert await late.flush()
+            await until(lambda: one.get("brief") is None and two.get("spend") == 2.0)
+            assert late.get("brief") is None
+
+
 async def test_without_redis_the_store_is_local_and_says_so(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
@@ -401,6 +421,28 @@ async def test_redis_killed_mid_test_then_restarted(
         with pytest.raises(aa.RateLimitError):
             await client.chat(model="gpt-4o", messages=USER)  # still spent, now in Redis
     assert len(srv.requests) == 12 + more
+
+
+async def test_sums_added_during_an_outage_are_added_to_the_shared_total(
+    own_redis: RedisServer, prefix: str
+) -> None:
+    async with (
+        aa.RedisStore(own_redis.url, prefix=prefix, timeout=0.5) as one,
+        aa.RedisStore(own_redis.url, prefix=prefix, timeout=0.5) as two,
+    ):
+        one.add("spend", 1.0, now=0, ttl=600)
+        assert await one.flush()
+        await until(lambda: two.get("spend") == 1.0)
+        assert own_redis.command(b"CLIENT", b"PAUSE", b"1500", b"ALL") == b"+OK"
+        one.add("spend", 2.0, now=0, ttl=600)  # queued: times out, kept to add on reconnecting
+        two.add("spend", 4.0, now=0, ttl=600)
+        await until(lambda: one.degraded and two.degraded)
+        await until(lambda: not one.degraded and not two.degraded, seconds=8)
+        assert await one.flush() and await two.flush()
+        # Both sums reach Redis, as atomic adds: written whole, one of them would be lost.
+        await until(lambda: one.get("spend") == two.get("spend") == 7.0)
+        async with aa.RedisStore(own_redis.url, prefix=prefix, timeout=0.5) as late:
+            assert late.get("spend") == 7.0
 
 
 async def test_redis_slower_than_the_timeout_is_left_until_it_answers(

@@ -53,7 +53,8 @@ def load_scripts(store: RedisStore) -> None:
         raise ImportError(
             "RedisStore needs coredis: pip install 'agent-adapter[redis]'", name="coredis"
         ) from error
-    for name in ("take", "give", "lower", "events", "set", "acquire", "release", "slots", "beat"):
+    names = ("take", "give", "lower", "events", "set", "add", "acquire", "release", "slots", "beat")
+    for name in names:
         store._scripts[name] = script(script=getattr(scripts, name.upper()))
 
 
@@ -198,6 +199,7 @@ async def _catch_up(store: RedisStore, client: coredis.Redis[str], kept: bool) -
     if not kept and store._ever_up:  # Redis restarted empty: what we mirror is all there is
         store._dirty_values.update(local.values())
         store._dirty_buckets.update(key for key in local.buckets() if key in store._shapes)
+        store._unsent_adds.clear()  # the totals, written whole, hold these sums already
     store._dirty_counters.update(store._held)  # our slots, said again: leases may have ended
     store._seen.clear()
     holders = store.prefix + "holders"
@@ -238,23 +240,42 @@ async def _catch_up(store: RedisStore, client: coredis.Redis[str], kept: bool) -
                 store._dirty_counters.add(key)
                 raise
             store._seen[key] = int(total)
+        for key in list(store._unsent_adds):  # sums, added to what others added meanwhile
+            amount, until = store._unsent_adds.pop(key)
+            args = [store._channel, key, repr(amount), repr(max(until - store.clock(), 0.001))]
+            try:
+                total = await store._run(client, "add", store._value_keys(), args)
+            except BaseException:
+                more, _ = store._unsent_adds.get(key, (0.0, until))
+                store._unsent_adds[key] = (amount + more, until)
+                raise
+            local.put_value(key, float(total))
         for key in list(store._dirty_values):
             store._dirty_values.discard(key)
             value = local.get(key)
+            ttl = local.expires_in(key, store.clock())
             try:
                 args = [store._channel, key, "" if value is None else repr(value)]
-                await store._run(client, "set", [store.prefix + "values"], args)
+                if ttl is not None and value is not None:
+                    args.append(repr(ttl))
+                await store._run(client, "set", store._value_keys(), args)
             except BaseException:
                 store._dirty_values.add(key)
                 raise
         with anyio.fail_after(store.timeout):
             shared = await client.hgetall(store.prefix + "values")
-        for key in local.values().keys() - shared.keys() - store._dirty_values:
+        for key in (
+            local.values().keys() - shared.keys() - store._dirty_values - set(store._unsent_adds)
+        ):
             local.set(key, None)
         for key, text in shared.items():
-            if key not in store._dirty_values:
-                local.set(key, float(text))
+            if key not in store._dirty_values and key not in store._unsent_adds:
+                local.put_value(key, float(text))
         if not (
-            store._dirty_counters or store._dirty_values or store._dirty_buckets or store._unsent
+            store._dirty_counters
+            or store._dirty_values
+            or store._dirty_buckets
+            or store._unsent
+            or store._unsent_adds
         ):
             return  # nothing written meanwhile: the store may say it is connected
