@@ -7,12 +7,14 @@ a dict lookup before its handler), authenticated, counted against
 ``anthropic_routes``), which reads the body, checks the model against what
 is served and what the key may use, passes the key's gates and calls the
 Router. Whatever goes wrong becomes a ``Problem``, answered in the caller's
-protocol (``errors.py``). The ASGI lifespan closes the Router's connections
-on shutdown.
+protocol (``errors.py``). The ASGI lifespan starts the shared state store
+(``[gateway.state]``: a ``RedisStore``) when the gateway made it, and closes
+it and the Router's connections on shutdown.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import logging
 import os
 from collections.abc import Awaitable, Callable, Collection, Iterable, Mapping
@@ -20,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 import msgspec
 
-from ..errors import AdapterError
+from ..errors import AdapterError, ValidationError
 from ..registry import PROVIDERS, split_model
 from ..resilience import estimate_tokens
 from ..validation import build_chat_request
@@ -28,11 +30,12 @@ from . import anthropic_routes, errors, openai_routes
 from .auth import KeyRing, bearer
 from .http import Disconnected, Exchange, Problem, Protocol, Receive, Scope, Send
 from .limits import KeyLimits, Refused, Ticket, in_flight_limit
-from .settings import GatewaySettings, KeySettings, read_settings
+from .settings import GatewaySettings, KeySettings, StateSettings, read_settings
 
 if TYPE_CHECKING:
     from ..config import RouterConfig
-    from ..resilience import Store
+    from ..pricing import Price
+    from ..resilience import RedisStore, Store
     from ..routing import Router
     from ..types import ChatRequest
 
@@ -54,24 +57,29 @@ def create_app(
     """The gateway for a config file (a path or a loaded ``RouterConfig``).
 
     ``None`` serves every provider whose key is in ``env`` (``os.environ``)
-    as ``provider/model``, with no client keys. ``store`` (an
-    ``aa.RedisStore`` to share them between gateway instances) holds the
-    client keys' limits and the Router's breakers and buckets; in memory
-    unless given. Nothing is connected until a request needs it.
+    as ``provider/model``, with no client keys. ``store`` holds the client
+    keys' limits and spend and the Router's breakers and buckets: the given
+    one (the caller starts and closes it), else an ``aa.RedisStore`` on
+    ``[gateway.state] url`` (started and closed by the ASGI lifespan), else
+    memory. Nothing is connected until a request, or the lifespan, needs it.
     """
     from ..config import RouterConfig, load_config
     from ..routing import Router
 
     environ = os.environ if env is None else env
-    shared: dict[str, Any] = {} if store is None else {"store": store}
     if config is None:
-        router = Router({}, allow_direct=True, **shared)
+        router = Router({}, allow_direct=True, store=store)
         return Gateway(router, GatewaySettings(), env=environ, store=store)
     if not isinstance(config, RouterConfig):
         config = load_config(config, env=environ)
     settings = read_settings(
         config.gateway, groups=config.models, allow_direct=bool(config.allow_direct)
     )
+    own_store = store is None and settings.state is not None
+    if own_store:
+        assert settings.state is not None
+        store = redis_store(settings.state)
+    shared: dict[str, Any] = {} if store is None else {"store": store}
     router = Router(**config.router_kwargs(), **shared)
     configured = [d for ds in config.models.values() for d in ds]
     secrets = [d.api_key for d in configured if d.api_key]
@@ -80,9 +88,21 @@ def create_app(
         settings,
         env=environ,
         store=store,
+        own_store=own_store,
         secrets=secrets,
         direct_models=[d.model for d in configured] if config.allow_direct else (),
     )
+
+
+def redis_store(state: StateSettings) -> RedisStore:
+    """The ``RedisStore`` for ``[gateway.state]``: checked for its extra before any I/O."""
+    if importlib.util.find_spec("coredis") is None:
+        raise ValidationError(
+            "needs the Redis client: pip install 'agent-adapter[redis]'", field="gateway.state.url"
+        )
+    from ..resilience.redis import RedisStore
+
+    return RedisStore(state.url, prefix=state.prefix, timeout=state.timeout)
 
 
 class Gateway:
@@ -92,7 +112,8 @@ class Gateway:
     ``settings`` are the ``[gateway]`` table's. ``direct_models`` are the
     ``provider/model`` names ``/v1/models`` lists besides the groups when the
     router serves direct models; ``secrets`` (the provider keys) are scrubbed
-    from every upstream message.
+    from every upstream message. ``own_store``: the lifespan starts and
+    closes ``store`` (it was made for this gateway).
     """
 
     def __init__(
@@ -102,14 +123,18 @@ class Gateway:
         *,
         env: Mapping[str, str] | None = None,
         store: Store | None = None,
+        own_store: bool = False,
         secrets: Iterable[str] = (),
         direct_models: Collection[str] = (),
     ) -> None:
         environ = os.environ if env is None else env
         self.router = router
         self.settings = settings = settings or GatewaySettings()
+        self.store = store
+        self._own_store = own_store and store is not None
         self.keys = KeyRing(settings.keys)
-        self._limits = {key.name: KeyLimits(key, store) for key in settings.keys}
+        prices = _prices(router)
+        self._limits = {key.name: KeyLimits(key, store, prices=prices) for key in settings.keys}
         self._in_flight = in_flight_limit(settings.max_in_flight)
         self.groups = tuple(router.deployments)
         self.direct = router._allow_direct  # serves provider/model names outside its groups
@@ -149,9 +174,15 @@ class Gateway:
         while True:
             message = await receive()
             if message["type"] == "lifespan.startup":
+                if self._own_store:  # waits a few of its timeouts at most for Redis
+                    await self.store.start()  # type: ignore[union-attr]
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
-                await self.router.aclose()
+                try:
+                    await self.router.aclose()
+                finally:
+                    if self._own_store:  # the task that started it (as RedisStore asks)
+                        await self.store.aclose()  # type: ignore[union-attr]
                 await send({"type": "lifespan.shutdown.complete"})
                 return
 
@@ -344,12 +375,31 @@ class Gateway:
             await limits.admit(ticket, stream=stream)
         except Refused as refused:
             raise Problem(
-                429, refused.message, type="rate_limit_error", retry_after=refused.retry_after
+                429,
+                refused.message,
+                type="rate_limit_error",
+                code=refused.code,
+                retry_after=refused.retry_after,
             ) from None
 
     def wants_tokens(self, key: KeySettings | None) -> bool:
         """Whether ``key`` has a token limit (so requests need a token estimate)."""
         return key is not None and self._limits[key.name].wants_tokens
+
+    def degraded(self) -> str | None:
+        """Why this instance works on local limits now (its shared store is away), or None.
+
+        Never the store's address: its URL may hold a password.
+        """
+        store = self.store
+        if store is None or not getattr(store, "degraded", False):
+            return None
+        error = getattr(store, "last_error", None)
+        why = f" ({type(error).__name__})" if error is not None else " (not connected yet)"
+        return (
+            f"the shared state store is unreachable{why}: key limits, budgets and breakers "
+            "are per instance until it is back"
+        )
 
     def ready(self) -> tuple[bool, int, int]:
         """(ready, deployments with an open circuit, deployments): ready unless all are open."""
@@ -366,9 +416,21 @@ async def _healthz(gateway: Gateway, exchange: Exchange, key: KeySettings | None
 
 
 async def _readyz(gateway: Gateway, exchange: Exchange, key: KeySettings | None) -> None:
+    # Degraded is still 200: every instance loses Redis at once, and a balancer that
+    # drained them all would turn an outage of the shared limits into one of the service.
     ready, open_, total = gateway.ready()
-    body = {"status": "ready" if ready else "unavailable", "open": open_, "deployments": total}
+    reason = gateway.degraded()
+    status = "unavailable" if not ready else "degraded" if reason else "ready"
+    body: dict[str, Any] = {"status": status, "open": open_, "deployments": total}
+    if reason:
+        body["reason"] = reason
     await exchange.respond(200 if ready else 503, _json(body))
+
+
+def _prices(router: Router) -> dict[str, Price]:
+    """Deployment id -> its configured ``price``: to charge a stream cut before its cost."""
+    targets = router._targets  # the deployments the config named (direct ones have no price)
+    return {id_: t.price for id_, t in targets.items() if t.price is not None}
 
 
 def _providers_with_keys(env: Mapping[str, str]) -> frozenset[str]:

@@ -144,10 +144,11 @@ async def serve_chat(
     try:
         if stream:
             routed = gateway.router.stream(model=model, **params)
+            ticket.stream = routed  # charged at its end, also when cut short
             response = await relay(exchange, routed, encoder(), gateway.problem)
         else:
             response = await guarded(exchange, answer)
-        ticket.usage = response.usage
+        ticket.usage, ticket.cost = response.usage, response.cost
     except BaseException as exc:
         error = exc
         raise

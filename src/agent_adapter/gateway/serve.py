@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any, Literal, TextIO
 
 from ..errors import AdapterError, ValidationError
 from .auth import key_hash, new_key
+from .settings import redacted
 
 if TYPE_CHECKING:
     from .app import Gateway
@@ -115,6 +116,8 @@ def main(
     from .app import create_app
 
     out = out or sys.stdout
+    if not logging.getLogger().handlers:  # the gateway's warnings (Redis down, back) on stderr
+        logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s: %(message)s")
     try:
         app = create_app(config)
     except AdapterError as error:
@@ -174,6 +177,9 @@ def banner(app: Gateway, host: str, port: int, backend: str) -> str:
                 "  direct:    none: no provider key in the environment "
                 "(set OPENAI_API_KEY, ANTHROPIC_API_KEY, ...)"
             )
+    state = app.settings.state
+    if state is not None:  # the URL without its password
+        lines.append(f"  state:     {redacted(state.url)} (key limits, budgets, breakers shared)")
     count = len(app.settings.keys)
     if count:
         lines.append(f"  keys:      {count} client key{'s' if count != 1 else ''}")

@@ -16,6 +16,12 @@ integer``), and never echoes a value that might be secret::
     rpm = 60                    # requests and tokens per minute, streams at once
     tpm = 100000
     max_streams = 4
+    budget = { usd = 5.0, per = "day" }  # USD per UTC day or calendar month; then 429
+
+    [gateway.state]             # share the keys' limits, spend and breakers between instances
+    url = "redis://redis.internal:6379/0"   # may hold a password: it is never shown
+    prefix = "agent-adapter:"   # keys in Redis start with it (instances that share: the same)
+    timeout = 0.25              # seconds Redis may take to answer before local state is used
 
 With no keys every request is served anonymously; ``agent-adapter serve``
 allows that on a loopback address only.
@@ -23,10 +29,11 @@ allows that on a loopback address only.
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from ..errors import ValidationError
 from ..registry import split_model
@@ -35,9 +42,12 @@ __all__ = [
     "DEFAULT_BODY_TIMEOUT",
     "DEFAULT_MAX_BODY_BYTES",
     "DEFAULT_MAX_IN_FLIGHT",
+    "Budget",
     "GatewaySettings",
     "KeySettings",
+    "StateSettings",
     "read_settings",
+    "redacted",
 ]
 
 DEFAULT_MAX_BODY_BYTES = 32 * 1024 * 1024
@@ -47,9 +57,37 @@ DEFAULT_MAX_IN_FLIGHT = 1024
 DEFAULT_BODY_TIMEOUT = 30.0
 """Seconds a request body may take to arrive: a stalled client frees its connection."""
 
-_TOP = frozenset(("keys", "max_body_bytes", "max_in_flight", "body_timeout"))
-_KEY = frozenset(("hash", "models", "rpm", "tpm", "max_streams"))
+_TOP = frozenset(("keys", "max_body_bytes", "max_in_flight", "body_timeout", "state"))
+_KEY = frozenset(("hash", "models", "rpm", "tpm", "max_streams", "budget"))
+_BUDGET = frozenset(("usd", "per"))
+_STATE = frozenset(("url", "prefix", "timeout"))
 _HASH = re.compile(r"^sha256:[0-9a-f]{64}$")
+_SCHEMES = ("redis://", "rediss://", "unix://")
+
+
+@dataclass(frozen=True, slots=True)
+class Budget:
+    """What a key may spend, in USD, per UTC day or calendar month, priced from each call's cost."""
+
+    usd: float
+    per: Literal["day", "month"] = "day"
+
+
+@dataclass(frozen=True, slots=True)
+class StateSettings:
+    """``[gateway.state]``: the Redis server the instances share (``url`` may hold a password)."""
+
+    url: str = field(repr=False)
+    prefix: str = "agent-adapter:"
+    timeout: float = 0.25
+
+    def __repr__(self) -> str:
+        return f"StateSettings(url={redacted(self.url)!r}, prefix={self.prefix!r})"
+
+
+def redacted(url: str) -> str:
+    """``url`` with its user and password (``redis://user:secret@host``) shown as ``***``."""
+    return re.sub(r"//[^@/]*@", "//***@", url)
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,6 +106,7 @@ class KeySettings:
     rpm: int | None = None
     tpm: int | None = None
     max_streams: int | None = None
+    budget: Budget | None = None
 
     def allows(self, model: str) -> bool:
         """Whether this key may call ``model`` (a group name or a ``provider/model``)."""
@@ -84,12 +123,13 @@ class KeySettings:
 
 @dataclass(frozen=True, slots=True)
 class GatewaySettings:
-    """The gateway's own settings: its keys and the limits every request meets."""
+    """The gateway's own settings: its keys, the limits every request meets, its shared state."""
 
     keys: tuple[KeySettings, ...] = ()
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
     max_in_flight: int | None = DEFAULT_MAX_IN_FLIGHT
     body_timeout: float = DEFAULT_BODY_TIMEOUT
+    state: StateSettings | None = None
 
 
 def read_settings(
@@ -129,13 +169,53 @@ def read_settings(
         max_body_bytes=max_body,
         max_in_flight=max_in_flight,
         body_timeout=body_timeout,
+        state=_state(raw["state"]) if "state" in raw else None,
     )
+
+
+def _state(raw: Any) -> StateSettings:
+    where = "gateway.state"
+    _known(raw, _STATE, where)
+    url = raw.get("url")
+    if url is None:
+        raise ValidationError(
+            'is missing: the Redis server, "redis://host:6379/0"', field=f"{where}.url"
+        )
+    # Never echo the value: it may hold the server's password.
+    if not isinstance(url, str) or not url.startswith(_SCHEMES) or len(url) <= len("redis://"):
+        raise ValidationError("must be a redis://, rediss:// or unix:// URL", field=f"{where}.url")
+    prefix = raw.get("prefix", "agent-adapter:")
+    if not isinstance(prefix, str):
+        raise ValidationError("must be a string", field=f"{where}.prefix")
+    timeout = raw.get("timeout", 0.25)
+    if not _is_number(timeout) or not 0 < timeout < math.inf:
+        raise ValidationError("must be a positive number of seconds", field=f"{where}.timeout")
+    return StateSettings(url=url, prefix=prefix, timeout=float(timeout))
+
+
+def _budget(raw: Any, where: str) -> Budget:
+    if not isinstance(raw, dict):
+        raise ValidationError('must be a table: { usd = 5.0, per = "day" }', field=where)
+    _known(raw, _BUDGET, where)
+    if "usd" not in raw:
+        raise ValidationError(
+            "is missing: the USD the key may spend per period", field=f"{where}.usd"
+        )
+    usd = raw["usd"]
+    if not _is_number(usd) or not 0 < usd < math.inf:
+        raise ValidationError("must be a positive number of US dollars", field=f"{where}.usd")
+    per = raw.get("per", "day")
+    if per not in ("day", "month"):
+        raise ValidationError('must be "day" or "month" (UTC)', field=f"{where}.per")
+    return Budget(usd=float(usd), per=per)
 
 
 def _key(name: str, raw: Any, groups: Collection[str], allow_direct: bool) -> KeySettings:
     where = f"gateway.keys.{name}"
     if not isinstance(raw, dict):
-        raise ValidationError("must be a table (hash, models, rpm, tpm, max_streams)", field=where)
+        raise ValidationError(
+            "must be a table (hash, models, rpm, tpm, max_streams, budget)", field=where
+        )
     _known(raw, _KEY, where)
     digest = raw.get("hash")
     if digest is None:
@@ -163,8 +243,13 @@ def _key(name: str, raw: Any, groups: Collection[str], allow_direct: bool) -> Ke
         for limit in ("rpm", "tpm", "max_streams")
         if limit in raw
     }
+    budget = _budget(raw["budget"], f"{where}.budget") if "budget" in raw else None
     return KeySettings(
-        name=name, digest=bytes.fromhex(digest[len("sha256:") :]), models=models, **limits
+        name=name,
+        digest=bytes.fromhex(digest[len("sha256:") :]),
+        models=models,
+        budget=budget,
+        **limits,
     )
 
 
