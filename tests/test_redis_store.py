@@ -13,14 +13,11 @@ from __future__ import annotations
 import logging
 import math
 import os
-import shutil
-import socket
 import subprocess
 import sys
-import tempfile
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -31,79 +28,13 @@ import pytest
 import agent_adapter as aa
 from agent_adapter.resilience.redis.link import leaf
 from agent_adapter.testing import MockServer, RecordedRequest, Reply
+from redis_support import RedisServer, free_port
 from sse_builders import USER, completion
 
 pytestmark = pytest.mark.anyio
 
-REDIS_SERVER = shutil.which("redis-server")
 WORKER = Path(__file__).with_name("redis_worker.py")
 DOWN = Reply.error(503, {"error": {"message": "overloaded", "type": "server_error"}})
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-class RedisServer:
-    """One ``redis-server`` on loopback, no persistence: started, killed, started again."""
-
-    def __init__(self) -> None:
-        if REDIS_SERVER is None:
-            pytest.skip("no redis-server binary (apt-get install redis-server; .ci/run does)")
-        self.port = free_port()
-        self.url = f"redis://127.0.0.1:{self.port}/0"
-        self.process: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> None:
-        assert REDIS_SERVER is not None
-        self.process = subprocess.Popen(
-            [
-                *(REDIS_SERVER, "--port", str(self.port), "--bind", "127.0.0.1", "--save", ""),
-                *("--appendonly", "no", "--dir", tempfile.gettempdir()),
-            ],
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            assert self.process.poll() is None, "redis-server exited"
-            if self.command(b"PING") == b"+PONG":
-                return
-            time.sleep(0.02)
-        raise AssertionError("redis-server did not answer PING")
-
-    def command(self, *words: bytes) -> bytes | None:
-        """One inline command on a fresh connection; the first line of its reply."""
-        try:
-            with socket.create_connection(("127.0.0.1", self.port), timeout=2) as sock:
-                sock.sendall(b" ".join(words) + b"\r\n")
-                return sock.recv(4096).split(b"\r\n")[0]
-        except OSError:
-            return None
-
-    def kill(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.kill()
-            self.process.wait()
-
-
-@pytest.fixture(scope="session")
-def redis_url() -> Iterator[str]:
-    server = RedisServer()
-    server.start()
-    yield server.url
-    server.kill()
-
-
-@pytest.fixture
-def own_redis() -> Iterator[RedisServer]:
-    server = RedisServer()
-    server.start()
-    yield server
-    server.kill()
 
 
 @pytest.fixture

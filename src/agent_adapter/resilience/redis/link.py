@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import importlib
 import random
+import weakref
 from typing import TYPE_CHECKING, Any
 
 import anyio
@@ -125,26 +126,42 @@ _CLOSING: dict[type[Any], type[Any]] = {}
 
 
 def _closing(base: type[Any]) -> type[Any]:
-    """``base``, closing its message buffers when its task ends.
+    """``base``, closing its message buffers when its task ends, or when it is collected.
 
     coredis (6.9) opens a connection's anyio memory streams when it is made
     and closes them only once the socket connected, so every failed attempt
     (each retry while Redis is down) would leave them to the garbage
-    collector and its ``ResourceWarning``.
+    collector and its ``ResourceWarning``; so would a connection made for a
+    call in flight when Redis went away, whose pool could no longer start it.
     """
     made = _CLOSING.get(base)
     if made is None:
+
+        def __init__(self: Any, *args: Any, **kwargs: Any) -> None:
+            base.__init__(self, *args, **kwargs)
+            weakref.finalize(self, _close, _buffers(self))
 
         async def run(self: Any, *, task_status: Any = anyio.TASK_STATUS_IGNORED) -> None:
             try:
                 await base.run(self, task_status=task_status)
             finally:
-                for value in list(vars(self).values()):
-                    if isinstance(value, MemoryObjectSendStream | MemoryObjectReceiveStream):
-                        value.close()
+                _close(_buffers(self))
 
-        made = _CLOSING[base] = type(base.__name__, (base,), {"run": run})
+        made = _CLOSING[base] = type(base.__name__, (base,), {"__init__": __init__, "run": run})
     return made
+
+
+def _buffers(connection: Any) -> list[Any]:
+    return [
+        value
+        for value in vars(connection).values()
+        if isinstance(value, MemoryObjectSendStream | MemoryObjectReceiveStream)
+    ]
+
+
+def _close(buffers: list[Any]) -> None:
+    for buffer in buffers:
+        buffer.close()
 
 
 async def _watch(lost: anyio.Event) -> None:
