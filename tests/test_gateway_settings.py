@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import sys
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -216,3 +217,26 @@ def test_one_store_holds_the_keys_limits_and_the_routers_state(tmp_path: Path) -
     limits = app._limits["a"]
     assert limits.rate is not None and limits.rate._store is store
     assert app.router.breaker is not None and app.router.breaker._store is store
+
+
+def test_gateway_state_makes_a_redis_store_without_connecting(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "gateway.toml"
+    path.write_text(
+        '[models]\nsmart = [{ model = "openai/gpt-4o", api_key = "env:UP" }]\n'
+        '[gateway.state]\nurl = "redis://:pw-secret@127.0.0.1:1/0"\nprefix = "gw:"\n'
+        f'[gateway.keys.a]\nhash = "{HASH}"\nrpm = 1\nbudget = {{ usd = 1.0 }}\n'
+    )
+    app = create_app(path, env={"UP": "sk-x"})
+    store = app.store
+    assert isinstance(store, aa.RedisStore) and store.prefix == "gw:" and store.degraded
+    assert "pw-secret" not in repr(store) and "pw-secret" not in repr(app.settings)
+    limits = app._limits["a"]
+    assert limits.rate is not None and limits.rate._store is store
+    assert limits.spend is not None and limits.spend.store is store
+    assert app.router.breaker is not None and app.router.breaker._store is store
+    assert app.degraded() is not None  # not started: on local limits, and /readyz says so
+    monkeypatch.setitem(sys.modules, "coredis", None)  # as if the extra were not installed
+    with pytest.raises(aa.ValidationError, match=r"^gateway\.state\.url: needs the Redis client"):
+        create_app(path, env={"UP": "sk-x"})

@@ -96,7 +96,11 @@ def create_app(
 
 def redis_store(state: StateSettings) -> RedisStore:
     """The ``RedisStore`` for ``[gateway.state]``: checked for its extra before any I/O."""
-    if importlib.util.find_spec("coredis") is None:
+    try:
+        missing = importlib.util.find_spec("coredis") is None
+    except ValueError:  # in sys.modules without a spec: as good as missing
+        missing = True
+    if missing:
         raise ValidationError(
             "needs the Redis client: pip install 'agent-adapter[redis]'", field="gateway.state.url"
         )
