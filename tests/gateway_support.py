@@ -32,16 +32,19 @@ def config_text(
     keys: Mapping[str, Mapping[str, Any]] | None = None,
     gateway: str = "",
     extra: str = "",
+    price: str = "",
 ) -> str:
     """A config file: group ``smart`` on the OpenAI-format upstream, ``claude`` on Anthropic's.
 
-    ``keys`` maps a key name to its settings (``key`` the key itself, hashed here).
+    ``keys`` maps a key name to its settings (``key`` the key itself, hashed here);
+    ``price`` (``input = 1.0, output = 2.0``) prices the chat deployments.
     """
     lines = ["[retry]", "max_retries = 0", extra, "[models]"]
+    priced = f", price = {{ {price} }}" if price else ""
     if openai is not None:
         lines.append(
             f'smart = [{{ model = "openai/gpt-4o", base_url = "{openai}/v1", '
-            'api_key = "env:UP_OPENAI" }]'
+            f'api_key = "env:UP_OPENAI"{priced} }}]'
         )
         lines.append(
             f'embed = [{{ model = "openai/text-embedding-3-small", base_url = "{openai}/v1", '
@@ -50,7 +53,7 @@ def config_text(
     if anthropic is not None:
         lines.append(
             f'claude = [{{ model = "anthropic/claude-sonnet-4-5", base_url = "{anthropic}", '
-            'api_key = "env:UP_ANTHROPIC" }]'
+            f'api_key = "env:UP_ANTHROPIC"{priced} }}]'
         )
     lines += ["[gateway]", gateway]
     for name, settings in (keys or {}).items():

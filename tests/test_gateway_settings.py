@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import hashlib
+import sys
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -11,8 +13,9 @@ import pytest
 import agent_adapter as aa
 from agent_adapter.gateway import create_app, key_hash, new_key, read_settings
 from agent_adapter.gateway.auth import KeyRing, bearer
+from agent_adapter.gateway.budget import period
 from agent_adapter.gateway.limits import KeyLimits, Refused, Ticket
-from agent_adapter.gateway.settings import DEFAULT_MAX_BODY_BYTES, KeySettings
+from agent_adapter.gateway.settings import DEFAULT_MAX_BODY_BYTES, Budget, KeySettings
 from agent_adapter.resilience import MemoryStore
 
 HASH = key_hash("aa-one")
@@ -63,12 +66,47 @@ def test_defaults_and_a_full_table() -> None:
         ({"max_body_bytes": -1}, "gateway.max_body_bytes: must be a positive integer"),
         ({"body_timeout": "30s"}, "gateway.body_timeout: must be a positive number"),
         ({"keys": []}, "gateway.keys: must be a table"),
+        ({"keys": {"a": {"hash": HASH, "budget": 5}}}, "gateway.keys.a.budget: must be a table"),
+        ({"keys": {"a": {"hash": HASH, "budget": {}}}}, "gateway.keys.a.budget.usd: is missing"),
+        (
+            {"keys": {"a": {"hash": HASH, "budget": {"usd": -1}}}},
+            "gateway.keys.a.budget.usd: must be a positive number of US dollars",
+        ),
+        (
+            {"keys": {"a": {"hash": HASH, "budget": {"usd": 5, "per": "week"}}}},
+            'gateway.keys.a.budget.per: must be "day" or "month"',
+        ),
+        (
+            {"keys": {"a": {"hash": HASH, "budget": {"usd": 5, "eur": 1}}}},
+            "gateway.keys.a.budget.eur: unknown key",
+        ),
+        ({"state": {}}, "gateway.state.url: is missing"),
+        ({"state": {"url": "http://x"}}, "gateway.state.url: must be a redis://"),
+        ({"state": {"url": "redis://x", "timeout": 0}}, "gateway.state.timeout: must be a"),
+        ({"state": {"url": "redis://x", "db": 1}}, "gateway.state.db: unknown key"),
     ],
 )
 def test_errors_name_their_key_path(raw: dict[str, Any], message: str) -> None:
     with pytest.raises(aa.ValidationError) as info:
         settings(raw)
     assert str(info.value).startswith(message)
+
+
+def test_budget_and_state_and_a_password_never_shown() -> None:
+    read = settings(
+        {
+            "state": {"url": "redis://:s3cret-pw@redis.internal:6379/0", "timeout": 1},
+            "keys": {"a": {"hash": HASH, "budget": {"usd": 5}}, "b": {"hash": key_hash("b")}},
+        }
+    )
+    assert read.keys[0].budget == Budget(usd=5.0, per="day") and read.keys[1].budget is None
+    state = read.state
+    assert state is not None and state.timeout == 1.0 and state.prefix == "agent-adapter:"
+    assert "s3cret" not in repr(state) and "s3cret" not in repr(read)
+    assert "redis://***@redis.internal:6379/0" in repr(state)
+    with pytest.raises(aa.ValidationError) as info:
+        settings({"state": {"url": "s3cret-pw@redis.internal"}})
+    assert "s3cret" not in str(info.value)
 
 
 def test_a_pasted_key_is_never_echoed() -> None:
@@ -120,6 +158,47 @@ async def test_key_limits_refuse_with_retry_after() -> None:
     assert limits.streams is not None and limits.streams.in_flight == 0  # given back
 
 
+@pytest.mark.anyio
+async def test_a_budget_refuses_once_spent_until_the_period_ends() -> None:
+    now = [datetime(2026, 12, 1, 23, 0, tzinfo=UTC).timestamp()]
+    store = MemoryStore()
+    key = KeySettings(name="team-a", digest=b"", rpm=100, budget=Budget(usd=5.0))
+    limits = KeyLimits(key, store, clock=lambda: now[0])
+    for cost in (3.0, 1.5, None, 0.75):  # unknown cost counts 0
+        ticket = Ticket()
+        await limits.admit(ticket, stream=False)
+        ticket.cost = cost
+        ticket.settle()
+        ticket.settle()  # charged once
+    assert store.get("gateway:spend:team-a:2026-12-01") == 5.25
+    with pytest.raises(Refused) as spent:
+        await limits.admit(Ticket(), stream=False)
+    assert spent.value.message == (
+        "key 'team-a' has spent its USD 5.00 budget for 2026-12-01; it resets at 00:00 UTC"
+    )
+    assert spent.value.retry_after == 3600.0 and spent.value.code == "budget_exceeded"
+    now[0] += 3600  # midnight UTC: a new day, a new total
+    await limits.admit(Ticket(), stream=False)
+
+
+@pytest.mark.anyio
+async def test_a_monthly_budget_names_its_month_and_the_day_it_resets() -> None:
+    now = datetime(2026, 12, 31, 12, 0, tzinfo=UTC).timestamp()
+    store = MemoryStore()
+    key = KeySettings(name="b", digest=b"", budget=Budget(usd=1.0, per="month"))
+    limits = KeyLimits(key, store, clock=lambda: now)
+    ticket = Ticket()
+    await limits.admit(ticket, stream=True)
+    ticket.cost = 1.0
+    ticket.settle()
+    with pytest.raises(Refused) as spent:
+        await limits.admit(Ticket(), stream=True)
+    assert "budget for 2026-12; it resets at 00:00 UTC on 2027-01-01" in spent.value.message
+    assert spent.value.retry_after == 12 * 3600.0
+    assert period(now, "month") == ("2026-12", datetime(2027, 1, 1, tzinfo=UTC))
+    assert period(now, "day") == ("2026-12-31", datetime(2027, 1, 1, tzinfo=UTC))
+
+
 def test_gateway_table_errors_from_a_file(tmp_path: Path) -> None:
     path = tmp_path / "gateway.toml"
     path.write_text('[models]\nsmart = ["openai/gpt-4o"]\n[gateway.keys.a]\nhash = "sha256:00"\n')
@@ -138,3 +217,26 @@ def test_one_store_holds_the_keys_limits_and_the_routers_state(tmp_path: Path) -
     limits = app._limits["a"]
     assert limits.rate is not None and limits.rate._store is store
     assert app.router.breaker is not None and app.router.breaker._store is store
+
+
+def test_gateway_state_makes_a_redis_store_without_connecting(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "gateway.toml"
+    path.write_text(
+        '[models]\nsmart = [{ model = "openai/gpt-4o", api_key = "env:UP" }]\n'
+        '[gateway.state]\nurl = "redis://:pw-secret@127.0.0.1:1/0"\nprefix = "gw:"\n'
+        f'[gateway.keys.a]\nhash = "{HASH}"\nrpm = 1\nbudget = {{ usd = 1.0 }}\n'
+    )
+    app = create_app(path, env={"UP": "sk-x"})
+    store = app.store
+    assert isinstance(store, aa.RedisStore) and store.prefix == "gw:" and store.degraded
+    assert "pw-secret" not in repr(store) and "pw-secret" not in repr(app.settings)
+    limits = app._limits["a"]
+    assert limits.rate is not None and limits.rate._store is store
+    assert limits.spend is not None and limits.spend.store is store
+    assert app.router.breaker is not None and app.router.breaker._store is store
+    assert app.degraded() is not None  # not started: on local limits, and /readyz says so
+    monkeypatch.setitem(sys.modules, "coredis", None)  # as if the extra were not installed
+    with pytest.raises(aa.ValidationError, match=r"^gateway\.state\.url: needs the Redis client"):
+        create_app(path, env={"UP": "sk-x"})

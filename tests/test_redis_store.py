@@ -13,14 +13,11 @@ from __future__ import annotations
 import logging
 import math
 import os
-import shutil
-import socket
 import subprocess
 import sys
-import tempfile
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -31,79 +28,13 @@ import pytest
 import agent_adapter as aa
 from agent_adapter.resilience.redis.link import leaf
 from agent_adapter.testing import MockServer, RecordedRequest, Reply
+from redis_support import RedisServer, free_port
 from sse_builders import USER, completion
 
 pytestmark = pytest.mark.anyio
 
-REDIS_SERVER = shutil.which("redis-server")
 WORKER = Path(__file__).with_name("redis_worker.py")
 DOWN = Reply.error(503, {"error": {"message": "overloaded", "type": "server_error"}})
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-class RedisServer:
-    """One ``redis-server`` on loopback, no persistence: started, killed, started again."""
-
-    def __init__(self) -> None:
-        if REDIS_SERVER is None:
-            pytest.skip("no redis-server binary (apt-get install redis-server; .ci/run does)")
-        self.port = free_port()
-        self.url = f"redis://127.0.0.1:{self.port}/0"
-        self.process: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> None:
-        assert REDIS_SERVER is not None
-        self.process = subprocess.Popen(
-            [
-                *(REDIS_SERVER, "--port", str(self.port), "--bind", "127.0.0.1", "--save", ""),
-                *("--appendonly", "no", "--dir", tempfile.gettempdir()),
-            ],
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            assert self.process.poll() is None, "redis-server exited"
-            if self.command(b"PING") == b"+PONG":
-                return
-            time.sleep(0.02)
-        raise AssertionError("redis-server did not answer PING")
-
-    def command(self, *words: bytes) -> bytes | None:
-        """One inline command on a fresh connection; the first line of its reply."""
-        try:
-            with socket.create_connection(("127.0.0.1", self.port), timeout=2) as sock:
-                sock.sendall(b" ".join(words) + b"\r\n")
-                return sock.recv(4096).split(b"\r\n")[0]
-        except OSError:
-            return None
-
-    def kill(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.kill()
-            self.process.wait()
-
-
-@pytest.fixture(scope="session")
-def redis_url() -> Iterator[str]:
-    server = RedisServer()
-    server.start()
-    yield server.url
-    server.kill()
-
-
-@pytest.fixture
-def own_redis() -> Iterator[RedisServer]:
-    server = RedisServer()
-    server.start()
-    yield server
-    server.kill()
 
 
 @pytest.fixture
@@ -188,6 +119,26 @@ async def test_the_scripts_keep_the_store_contract(redis_url: str, prefix: str) 
         store.release("c")
         store.release("c")  # never below zero
         assert store.count("c") == 0
+
+
+async def test_add_sums_across_stores_and_expires_in_redis(redis_url: str, prefix: str) -> None:
+    async with (
+        aa.RedisStore(redis_url, prefix=prefix, timeout=2) as one,
+        aa.RedisStore(redis_url, prefix=prefix, timeout=2) as two,
+    ):
+        assert one.add("spend", 1.5, now=0, ttl=60) == 1.5  # applied locally at once
+        assert two.add("spend", 0.25, now=0, ttl=60) == 0.25  # its mirror had not heard yet
+        assert await one.flush() and await two.flush()
+        await until(lambda: one.get("spend") == two.get("spend") == 1.75)  # atomic in Redis
+        one.add("brief", 1.0, now=0, ttl=0.2)
+        assert await one.flush()
+        async with aa.RedisStore(redis_url, prefix=prefix, timeout=2) as late:
+            assert late.get("spend") == 1.75 and late.get("brief") == 1.0  # read at start
+            await anyio.sleep(0.3)
+            late.add("spend", 0.25, now=0, ttl=60)  # an add forgets what expired meanwhile
+            assert await late.flush()
+            await until(lambda: one.get("brief") is None and two.get("spend") == 2.0)
+            assert late.get("brief") is None
 
 
 async def test_without_redis_the_store_is_local_and_says_so(
@@ -401,6 +352,28 @@ async def test_redis_killed_mid_test_then_restarted(
         with pytest.raises(aa.RateLimitError):
             await client.chat(model="gpt-4o", messages=USER)  # still spent, now in Redis
     assert len(srv.requests) == 12 + more
+
+
+async def test_sums_added_during_an_outage_are_added_to_the_shared_total(
+    own_redis: RedisServer, prefix: str
+) -> None:
+    async with (
+        aa.RedisStore(own_redis.url, prefix=prefix, timeout=0.5) as one,
+        aa.RedisStore(own_redis.url, prefix=prefix, timeout=0.5) as two,
+    ):
+        one.add("spend", 1.0, now=0, ttl=600)
+        assert await one.flush()
+        await until(lambda: two.get("spend") == 1.0)
+        assert own_redis.command(b"CLIENT", b"PAUSE", b"1500", b"ALL") == b"+OK"
+        one.add("spend", 2.0, now=0, ttl=600)  # queued: times out, kept to add on reconnecting
+        two.add("spend", 4.0, now=0, ttl=600)
+        await until(lambda: one.degraded and two.degraded)
+        await until(lambda: not one.degraded and not two.degraded, seconds=8)
+        assert await one.flush() and await two.flush()
+        # Both sums reach Redis, as atomic adds: written whole, one of them would be lost.
+        await until(lambda: one.get("spend") == two.get("spend") == 7.0)
+        async with aa.RedisStore(own_redis.url, prefix=prefix, timeout=0.5) as late:
+            assert late.get("spend") == 7.0
 
 
 async def test_redis_slower_than_the_timeout_is_left_until_it_answers(

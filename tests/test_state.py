@@ -120,6 +120,21 @@ async def test_values_and_counters() -> None:
     assert store.count("c") == 0
 
 
+def test_add_keeps_a_running_total_that_is_forgotten_after_its_ttl() -> None:
+    store = MemoryStore()
+    assert store.add("spend", 1.25, now=0.0, ttl=10.0) == 1.25
+    assert store.add("spend", 0.5, now=5.0, ttl=10.0) == 1.75  # renews: kept until 15
+    assert store.add("other", 1.0, now=12.0, ttl=100.0) == 1.0
+    assert store.get("spend") == 1.75  # 12 < 15
+    store.add("other", 1.0, now=15.0, ttl=100.0)  # the next add after 15 forgets it
+    assert store.get("spend") is None and store.get("other") == 2.0
+    assert store.add("spend", 2.0, now=16.0, ttl=1.0) == 2.0  # a new total from 0
+    store.set("other", 7.0)  # a plain value: its expiry is gone with the total
+    store.add("x", 0.0, now=10**6, ttl=1.0)
+    assert (store.get("other"), store.get("spend"), store.get("x")) == (7.0, None, 0.0)
+    assert len(store._expiring) <= 2  # one entry per expiring key, not one per add
+
+
 async def test_watchers_are_woken_by_a_release_until_they_stop_watching() -> None:
     store = MemoryStore()
     woken: list[str] = []

@@ -7,9 +7,12 @@ a dict lookup before its handler), authenticated, counted against
 ``responses_routes``, ``anthropic_routes``), which reads the body, checks
 the model against what is served and what the key may use, passes the key's
 gates and calls the Router. Whatever goes wrong becomes a ``Problem``,
-answered in the caller's protocol (``errors.py``). A WebSocket upgrade goes to ``ws.serve``
-(``/v1/ws``), whose chat requests go through the same checks and gates. The
-ASGI lifespan closes the Router's connections on shutdown.
+answered in the caller's protocol (``errors.py``). A WebSocket upgrade goes
+to ``ws.serve`` (``/v1/ws``), whose chat requests go through the same checks
+and gates. The
+ASGI lifespan starts the shared state store
+(``[gateway.state]``: a ``RedisStore``) when the gateway made it, and closes
+it and the Router's connections on shutdown.
 
 Two operations run beside the requests: ``reload`` swaps in the config
 file's client keys (``SIGHUP``) for the requests that arrive after it, and
@@ -21,6 +24,7 @@ cut.
 from __future__ import annotations
 
 import dataclasses
+import importlib.util
 import logging
 import os
 import time
@@ -33,7 +37,7 @@ import msgspec
 
 from ..errors import AdapterError, ValidationError
 from ..registry import PROVIDERS, split_model
-from ..resilience import estimate_tokens
+from ..resilience import MemoryStore, estimate_tokens
 from ..validation import build_chat_request
 from . import anthropic_routes, errors, openai_routes, responses_routes, ws
 from .auth import KeyRing, bearer
@@ -41,11 +45,12 @@ from .http import Disconnected, Exchange, Problem, Protocol, Receive, Scope, Sen
 from .limits import KeyLimits, Refused, Ticket, in_flight_limit
 from .metrics import create_metrics, serve_metrics
 from .reload import KeyChanges, carry_limits, read_keys
-from .settings import GatewaySettings, KeySettings, read_settings
+from .settings import GatewaySettings, KeySettings, StateSettings, read_settings
 
 if TYPE_CHECKING:
     from ..config import RouterConfig
-    from ..resilience import Store
+    from ..pricing import Price
+    from ..resilience import RedisStore, Store
     from ..routing import Router
     from ..types import ChatRequest
     from .proxy import TrustedProxies
@@ -68,18 +73,18 @@ def create_app(
     """The gateway for a config file (a path or a loaded ``RouterConfig``).
 
     ``None`` serves every provider whose key is in ``env`` (``os.environ``)
-    as ``provider/model``, with no client keys. ``store`` (an
-    ``aa.RedisStore`` to share them between gateway instances) holds the
-    client keys' limits and the Router's breakers and buckets; in memory
-    unless given. Nothing is connected until a request needs it.
+    as ``provider/model``, with no client keys. ``store`` holds the client
+    keys' limits and spend and the Router's breakers and buckets: the given
+    one (the caller starts and closes it), else an ``aa.RedisStore`` on
+    ``[gateway.state] url`` (started and closed by the ASGI lifespan), else
+    memory. Nothing is connected until a request, or the lifespan, needs it.
     """
     from ..config import RouterConfig, load_config
     from ..routing import Router
 
     environ = os.environ if env is None else env
-    shared: dict[str, Any] = {} if store is None else {"store": store}
     if config is None:
-        router = Router({}, allow_direct=True, **shared)
+        router = Router({}, allow_direct=True, store=store)
         return Gateway(router, GatewaySettings(), env=environ, store=store)
     path = None
     if not isinstance(config, RouterConfig):
@@ -88,6 +93,11 @@ def create_app(
     settings = read_settings(
         config.gateway, groups=config.models, allow_direct=bool(config.allow_direct)
     )
+    own_store = store is None and settings.state is not None
+    if own_store:
+        assert settings.state is not None
+        store = redis_store(settings.state)
+    shared: dict[str, Any] = {} if store is None else {"store": store}
     router = Router(**config.router_kwargs(), **shared)
     configured = [d for ds in config.models.values() for d in ds]
     secrets = [d.api_key for d in configured if d.api_key]
@@ -96,10 +106,26 @@ def create_app(
         settings,
         env=environ,
         store=store,
+        own_store=own_store,
         secrets=secrets,
         direct_models=[d.model for d in configured] if config.allow_direct else (),
         source=path,
     )
+
+
+def redis_store(state: StateSettings) -> RedisStore:
+    """The ``RedisStore`` for ``[gateway.state]``: checked for its extra before any I/O."""
+    try:
+        missing = importlib.util.find_spec("coredis") is None
+    except ValueError:  # in sys.modules without a spec: as good as missing
+        missing = True
+    if missing:
+        raise ValidationError(
+            "needs the Redis client: pip install 'agent-adapter[redis]'", field="gateway.state.url"
+        )
+    from ..resilience.redis import RedisStore
+
+    return RedisStore(state.url, prefix=state.prefix, timeout=state.timeout)
 
 
 class Gateway:
@@ -114,7 +140,8 @@ class Gateway:
     are the reverse proxies whose ``X-Forwarded-For`` names the client;
     ``keys_required`` (set on a non-loopback bind) refuses a reload that
     would leave no client keys. ``metrics`` records every request (a
-    no-op with ``metrics = false``).
+    no-op with ``metrics = false``). ``own_store``: the lifespan starts
+    and closes ``store`` (it was made for this gateway).
     """
 
     def __init__(
@@ -124,6 +151,7 @@ class Gateway:
         *,
         env: Mapping[str, str] | None = None,
         store: Store | None = None,
+        own_store: bool = False,
         secrets: Iterable[str] = (),
         direct_models: Collection[str] = (),
         source: str | os.PathLike[str] | None = None,
@@ -131,10 +159,17 @@ class Gateway:
         environ = os.environ if env is None else env
         self.router = router
         self.settings = settings = settings or GatewaySettings()
+        self.store = store
+        self._own_store = own_store and store is not None
         self.keys = KeyRing(settings.keys)
-        self._limits = {key.name: KeyLimits(key, store) for key in settings.keys}
+        self._prices = prices = _prices(router)
+        # One store for every key's gates, also in memory, so that a reload's new
+        # gates for a key (a changed budget) find what it spent this period.
+        self._key_store: Store = store if store is not None else MemoryStore()
+        self._limits = {
+            key.name: KeyLimits(key, self._key_store, prices=prices) for key in settings.keys
+        }
         self._env = environ
-        self._store = store
         self.source = source
         self.proxies: TrustedProxies | None = None
         self.keys_required = False
@@ -192,9 +227,15 @@ class Gateway:
         while True:
             message = await receive()
             if message["type"] == "lifespan.startup":
+                if self._own_store:  # waits a few of its timeouts at most for Redis
+                    await self.store.start()  # type: ignore[union-attr]
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
-                await self.router.aclose()
+                try:
+                    await self.router.aclose()
+                finally:
+                    if self._own_store:  # the task that started it (as RedisStore asks)
+                        await self.store.aclose()  # type: ignore[union-attr]
                 await send({"type": "lifespan.shutdown.complete"})
                 return
 
@@ -440,7 +481,11 @@ class Gateway:
             await limits.admit(ticket, stream=stream)
         except Refused as refused:
             raise Problem(
-                429, refused.message, type="rate_limit_error", retry_after=refused.retry_after
+                429,
+                refused.message,
+                type="rate_limit_error",
+                code=refused.code,
+                retry_after=refused.retry_after,
             ) from None
 
     def wants_tokens(self, key: KeySettings | None) -> bool:
@@ -502,7 +547,7 @@ class Gateway:
                 field="gateway.keys",
             )
         changes = KeyChanges.between(self.settings.keys, settings.keys)
-        limits = carry_limits(self._limits, settings.keys, self._store)
+        limits = carry_limits(self._limits, settings.keys, self._key_store, prices=self._prices)
         self.keys = KeyRing(settings.keys)
         self._limits = limits
         self.settings = dataclasses.replace(self.settings, keys=settings.keys)
@@ -525,6 +570,21 @@ class Gateway:
             scope.cancel()
         return len(running)
 
+    def degraded(self) -> str | None:
+        """Why this instance works on local limits now (its shared store is away), or None.
+
+        Never the store's address: its URL may hold a password.
+        """
+        store = self.store
+        if store is None or not getattr(store, "degraded", False):
+            return None
+        error = getattr(store, "last_error", None)
+        why = f" ({type(error).__name__})" if error is not None else " (not connected yet)"
+        return (
+            f"the shared state store is unreachable{why}: key limits, budgets and breakers "
+            "are per instance until it is back"
+        )
+
     def ready(self) -> tuple[bool, int, int]:
         """(ready, deployments with an open circuit, deployments): ready unless all are open."""
         ids = self.router.deployment_ids
@@ -540,13 +600,25 @@ async def _healthz(gateway: Gateway, exchange: Exchange, key: KeySettings | None
 
 
 async def _readyz(gateway: Gateway, exchange: Exchange, key: KeySettings | None) -> None:
+    # Degraded is still 200: every instance loses Redis at once, and a balancer that
+    # drained them all would turn an outage of the shared limits into one of the service.
     ready, open_, total = gateway.ready()
-    body = {"status": "ready" if ready else "unavailable", "open": open_, "deployments": total}
+    reason = gateway.degraded()
+    status = "unavailable" if not ready else "degraded" if reason else "ready"
+    body: dict[str, Any] = {"status": status, "open": open_, "deployments": total}
+    if reason:
+        body["reason"] = reason
     await exchange.respond(200 if ready else 503, _json(body))
 
 
 def _count(n: int, what: str) -> str:
     return f"{n} {what}" if n == 1 else f"{n} {what}s"
+
+
+def _prices(router: Router) -> dict[str, Price]:
+    """Deployment id -> its configured ``price``: to charge a stream cut before its cost."""
+    targets = router._targets  # the deployments the config named (direct ones have no price)
+    return {id_: t.price for id_, t in targets.items() if t.price is not None}
 
 
 def _providers_with_keys(env: Mapping[str, str]) -> frozenset[str]:

@@ -109,7 +109,7 @@ async def embeddings(gateway: Gateway, exchange: Exchange, key: KeySettings | No
     error: BaseException | None = None
     try:
         response = await guarded(exchange, answer)
-        ticket.usage = response.usage
+        ticket.usage, ticket.cost = response.usage, response.cost
     except BaseException as exc:
         error = exc
         raise

@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from ..routing import RoutedStream
     from ..types import ChatResponse, StreamChunk
     from .app import Gateway
+    from .limits import Ticket
     from .settings import KeySettings
 
 __all__ = ["Encoder", "guarded", "relay", "serve_chat", "settled"]
@@ -141,9 +142,10 @@ async def serve_chat(
         await exchange.respond(200, render(response))
         return response
 
-    async def answer() -> ChatResponse:
+    async def answer(ticket: Ticket) -> ChatResponse:
         if stream:
             routed = gateway.router.stream(model=model, **params)
+            ticket.stream = routed  # charged at its end, also when cut short
             with gateway.metrics.streaming(exchange, key):
                 return await relay(exchange, routed, encoder(), gateway.problem)
         return await guarded(exchange, whole)
@@ -159,20 +161,22 @@ async def settled(
     params: dict[str, Any],
     *,
     stream: bool,
-    answer: Callable[[], Awaitable[ChatResponse]],
+    answer: Callable[[Ticket], Awaitable[ChatResponse]],
 ) -> ChatResponse:
     """``await answer()`` for ``key`` once its gates let it: any transport's one chat.
 
     The key's ticket is admitted first (429 ``Problem`` when a gate says no)
-    and settled exactly once, with the usage when there was an answer; the
-    HTTP routes and the WebSocket both go through here.
+    and settled exactly once, with the usage and cost when there was an
+    answer (``answer`` puts a stream on the ticket, so that a stream cut short
+    is charged as far as it got); the HTTP routes and the WebSocket both go
+    through here.
     """
     ticket = gateway.ticket(key, model, params)
     await gateway.admit(key, ticket, stream=stream)
     error: BaseException | None = None
     try:
-        response = await answer()
-        ticket.usage = response.usage
+        response = await answer(ticket)
+        ticket.usage, ticket.cost = response.usage, response.cost
         return response
     except BaseException as exc:
         error = exc

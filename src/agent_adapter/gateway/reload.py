@@ -20,6 +20,7 @@ from .limits import KeyLimits
 from .settings import GatewaySettings, KeySettings, read_settings
 
 if TYPE_CHECKING:
+    from ..pricing import Price
     from ..resilience import Store
 
 __all__ = ["KeyChanges", "carry_limits", "read_keys"]
@@ -64,13 +65,24 @@ class KeyChanges:
 
 
 def carry_limits(
-    current: Mapping[str, KeyLimits], keys: Sequence[KeySettings], store: Store | None
+    current: Mapping[str, KeyLimits],
+    keys: Sequence[KeySettings],
+    store: Store | None,
+    *,
+    prices: Mapping[str, Price] | None = None,
 ) -> dict[str, KeyLimits]:
-    """The gates for ``keys``: a key's current ones when its limits are the same, else new ones."""
+    """The gates for ``keys``: a key's current ones when its limits are the same, else new ones.
+
+    A budget's spend lives in the store, so a key whose budget changed keeps
+    what it spent this period.
+    """
     limits: dict[str, KeyLimits] = {}
     for key in keys:
         kept = current.get(key.name)
-        limits[key.name] = kept if kept is not None and kept.fits(key) else KeyLimits(key, store)
+        if kept is not None and kept.fits(key):
+            limits[key.name] = kept
+        else:
+            limits[key.name] = KeyLimits(key, store, prices=prices)
     return limits
 
 

@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING, Any, Literal, TextIO
 
 from ..errors import AdapterError, ValidationError
 from .auth import key_hash, new_key
-from .settings import GatewaySettings, IPNetwork, network
+from .settings import GatewaySettings, IPNetwork, network, redacted
 
 if TYPE_CHECKING:
     from .app import Gateway
@@ -265,7 +265,10 @@ def _check_options(
 
 
 def _log_to_stderr() -> None:
-    """The gateway's log (reloads, shutdown, failures) on stderr, once per process."""
+    """The gateway's log (reloads, shutdown, failures, the state store lost and back) on stderr.
+
+    Once per process, on the library's logger, whatever the root logger has.
+    """
     logger = logging.getLogger("agent_adapter")
     if not any(getattr(h, "_agent_adapter_serve", False) for h in logger.handlers):
         handler = logging.StreamHandler(sys.stderr)
@@ -321,6 +324,9 @@ def banner(
                 "  direct:    none: no provider key in the environment "
                 "(set OPENAI_API_KEY, ANTHROPIC_API_KEY, ...)"
             )
+    state = app.settings.state
+    if state is not None:  # the URL without its password
+        lines.append(f"  state:     {redacted(state.url)} (key limits, budgets, breakers shared)")
     if app.proxies is not None:
         shown_proxies = ", ".join(str(n) for n in app.proxies.networks)
         lines.append(f"  proxies:   X-Forwarded-For trusted from {shown_proxies}")

@@ -19,6 +19,12 @@ integer``), and never echoes a value that might be secret::
     rpm = 60                    # requests and tokens per minute, streams at once
     tpm = 100000
     max_streams = 4
+    budget = { usd = 5.0, per = "day" }  # USD per UTC day or calendar month; then 429
+
+    [gateway.state]             # share the keys' limits, spend and breakers between instances
+    url = "redis://redis.internal:6379/0"   # may hold a password: it is never shown
+    prefix = "agent-adapter:"   # keys in Redis start with it (instances that share: the same)
+    timeout = 0.25              # seconds Redis may take to answer before local state is used
 
 With no keys every request is served anonymously; ``agent-adapter serve``
 allows that on a loopback address only.
@@ -27,10 +33,11 @@ allows that on a loopback address only.
 from __future__ import annotations
 
 import ipaddress
+import math
 import re
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from ..errors import ValidationError
 from ..registry import split_model
@@ -42,11 +49,14 @@ __all__ = [
     "DEFAULT_GRACE_PERIOD",
     "DEFAULT_MAX_BODY_BYTES",
     "DEFAULT_MAX_IN_FLIGHT",
+    "Budget",
     "GatewaySettings",
     "IPNetwork",
     "KeySettings",
+    "StateSettings",
     "network",
     "read_settings",
+    "redacted",
 ]
 
 DEFAULT_MAX_BODY_BYTES = 32 * 1024 * 1024
@@ -68,10 +78,39 @@ _TOP = frozenset(
         "grace_period",
         "trusted_proxies",
         "metrics",
+        "state",
     )
 )
-_KEY = frozenset(("hash", "models", "rpm", "tpm", "max_streams"))
+_KEY = frozenset(("hash", "models", "rpm", "tpm", "max_streams", "budget"))
+_BUDGET = frozenset(("usd", "per"))
+_STATE = frozenset(("url", "prefix", "timeout"))
 _HASH = re.compile(r"^sha256:[0-9a-f]{64}$")
+_SCHEMES = ("redis://", "rediss://", "unix://")
+
+
+@dataclass(frozen=True, slots=True)
+class Budget:
+    """What a key may spend, in USD, per UTC day or calendar month, priced from each call's cost."""
+
+    usd: float
+    per: Literal["day", "month"] = "day"
+
+
+@dataclass(frozen=True, slots=True)
+class StateSettings:
+    """``[gateway.state]``: the Redis server the instances share (``url`` may hold a password)."""
+
+    url: str = field(repr=False)
+    prefix: str = "agent-adapter:"
+    timeout: float = 0.25
+
+    def __repr__(self) -> str:
+        return f"StateSettings(url={redacted(self.url)!r}, prefix={self.prefix!r})"
+
+
+def redacted(url: str) -> str:
+    """``url`` with its user and password (``redis://user:secret@host``) shown as ``***``."""
+    return re.sub(r"//[^@/]*@", "//***@", url)
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,6 +129,7 @@ class KeySettings:
     rpm: int | None = None
     tpm: int | None = None
     max_streams: int | None = None
+    budget: Budget | None = None
 
     def allows(self, model: str) -> bool:
         """Whether this key may call ``model`` (a group name or a ``provider/model``)."""
@@ -112,7 +152,8 @@ class GatewaySettings:
     (with ``--behind-proxy``; empty: loopback only). ``metrics`` serves
     ``GET /metrics`` (Prometheus) without a client key, for scrapers: it
     tells request counts per key name and model, nothing secret, but on a
-    public address firewall it or turn it off.
+    public address firewall it or turn it off. ``state``
+    is the shared store (``[gateway.state]``), when there is one.
     """
 
     keys: tuple[KeySettings, ...] = ()
@@ -122,6 +163,7 @@ class GatewaySettings:
     grace_period: float = DEFAULT_GRACE_PERIOD
     trusted_proxies: tuple[IPNetwork, ...] = ()
     metrics: bool = True
+    state: StateSettings | None = None
 
 
 def read_settings(
@@ -183,6 +225,7 @@ def read_settings(
             network(entry, f"gateway.trusted_proxies[{i}]") for i, entry in enumerate(proxies)
         ),
         metrics=metrics,
+        state=_state(raw["state"]) if "state" in raw else None,
     )
 
 
@@ -196,10 +239,49 @@ def network(value: Any, where: str) -> IPNetwork:
     raise ValidationError("must be an IP address or network, e.g. 10.0.0.0/8", field=where)
 
 
+def _state(raw: Any) -> StateSettings:
+    where = "gateway.state"
+    _known(raw, _STATE, where)
+    url = raw.get("url")
+    if url is None:
+        raise ValidationError(
+            'is missing: the Redis server, "redis://host:6379/0"', field=f"{where}.url"
+        )
+    # Never echo the value: it may hold the server's password.
+    if not isinstance(url, str) or not url.startswith(_SCHEMES) or len(url) <= len("redis://"):
+        raise ValidationError("must be a redis://, rediss:// or unix:// URL", field=f"{where}.url")
+    prefix = raw.get("prefix", "agent-adapter:")
+    if not isinstance(prefix, str):
+        raise ValidationError("must be a string", field=f"{where}.prefix")
+    timeout = raw.get("timeout", 0.25)
+    if not _is_number(timeout) or not 0 < timeout < math.inf:
+        raise ValidationError("must be a positive number of seconds", field=f"{where}.timeout")
+    return StateSettings(url=url, prefix=prefix, timeout=float(timeout))
+
+
+def _budget(raw: Any, where: str) -> Budget:
+    if not isinstance(raw, dict):
+        raise ValidationError('must be a table: { usd = 5.0, per = "day" }', field=where)
+    _known(raw, _BUDGET, where)
+    if "usd" not in raw:
+        raise ValidationError(
+            "is missing: the USD the key may spend per period", field=f"{where}.usd"
+        )
+    usd = raw["usd"]
+    if not _is_number(usd) or not 0 < usd < math.inf:
+        raise ValidationError("must be a positive number of US dollars", field=f"{where}.usd")
+    per = raw.get("per", "day")
+    if per not in ("day", "month"):
+        raise ValidationError('must be "day" or "month" (UTC)', field=f"{where}.per")
+    return Budget(usd=float(usd), per=per)
+
+
 def _key(name: str, raw: Any, groups: Collection[str], allow_direct: bool) -> KeySettings:
     where = f"gateway.keys.{name}"
     if not isinstance(raw, dict):
-        raise ValidationError("must be a table (hash, models, rpm, tpm, max_streams)", field=where)
+        raise ValidationError(
+            "must be a table (hash, models, rpm, tpm, max_streams, budget)", field=where
+        )
     _known(raw, _KEY, where)
     digest = raw.get("hash")
     if digest is None:
@@ -227,8 +309,13 @@ def _key(name: str, raw: Any, groups: Collection[str], allow_direct: bool) -> Ke
         for limit in ("rpm", "tpm", "max_streams")
         if limit in raw
     }
+    budget = _budget(raw["budget"], f"{where}.budget") if "budget" in raw else None
     return KeySettings(
-        name=name, digest=bytes.fromhex(digest[len("sha256:") :]), models=models, **limits
+        name=name,
+        digest=bytes.fromhex(digest[len("sha256:") :]),
+        models=models,
+        budget=budget,
+        **limits,
     )
 
 

@@ -101,9 +101,10 @@ def shared_state_warning(workers: int) -> str:
     """What ``serve`` prints with several workers and no shared state store."""
     return (
         f"warning: {workers} workers and no shared state store: each worker has its own per-key "
-        "rpm/tpm/max_streams counters, its own max_in_flight and its own circuit breakers (a key "
-        f"with rpm = 60 may get up to {60 * workers} a minute). Share them with a Redis state "
-        "store (aa.RedisStore, the redis extra); max_in_flight stays per worker."
+        "rpm/tpm/max_streams counters and budget spend, its own max_in_flight and its own "
+        f"circuit breakers (a key with rpm = 60 may get up to {60 * workers} a minute). Share "
+        'them through Redis: [gateway.state] url = "redis://..." (pip install '
+        "'agent-adapter[redis]'); max_in_flight stays per worker."
     )
 
 

@@ -76,6 +76,7 @@ if TYPE_CHECKING:
 
     from ..types import ChatResponse, Usage
     from .app import Gateway
+    from .limits import Ticket
     from .settings import KeySettings
 
 __all__ = [
@@ -280,16 +281,17 @@ class _Socket:
         noted.model = model
         ident = _json(rid)
 
-        async def whole() -> ChatResponse:
+        async def whole(ticket: Ticket) -> ChatResponse:
             return await gateway.router.chat(model=model, **params)
 
         failed: Problem | None = None
 
-        async def streamed() -> ChatResponse:
+        async def streamed(ticket: Ticket) -> ChatResponse:
             nonlocal failed
             head = b'{"type":"chunk","id":' + ident + b',"chunk":'
             encoder = ChunkEncoder(model=model, include_usage=include_usage, frame=(head, b"}\n"))
             async with gateway.router.stream(model=model, **params) as routed:
+                ticket.stream = routed  # charged at its end, also when cut short
                 try:
                     async for chunk in routed:
                         data = encoder.chunk(chunk)

@@ -10,6 +10,7 @@ in-process ``MemoryStore`` gives every task of one process.
 from __future__ import annotations
 
 import hashlib
+import heapq
 import math
 import time
 from collections import deque
@@ -132,7 +133,18 @@ class Store(Protocol):
         ...
 
     def set(self, key: str, value: float | None) -> None:
-        """Store ``value`` under ``key``; None deletes it."""
+        """Store ``value`` under ``key``; None deletes it (either way, its expiry is gone)."""
+        ...
+
+    def add(self, key: str, amount: float, *, now: float, ttl: float) -> float:
+        """Add ``amount`` to the value under ``key`` (0 when missing); the new value.
+
+        A running total (a client key's spend) that many processes add to:
+        applied at once, like ``set``, and by a shared store atomically on the
+        shared total. The value is forgotten ``ttl`` seconds after its last
+        ``add`` (at the latest by the next ``add`` of any key after that), so
+        totals kept per period do not pile up.
+        """
         ...
 
     # -- counters with a limit ---------------------------------------------------------------
@@ -175,12 +187,22 @@ class MemoryStore:
     one thread) at a time, like the rest of the library.
     """
 
-    __slots__ = ("_buckets", "_counters", "_events", "_values", "_watchers")
+    __slots__ = (
+        "_buckets",
+        "_counters",
+        "_events",
+        "_expires",
+        "_expiring",
+        "_values",
+        "_watchers",
+    )
 
     def __init__(self) -> None:
         self._buckets: dict[str, list[float]] = {}  # key -> [level, as of, paused until]
         self._events: dict[str, deque[float]] = {}
         self._values: dict[str, float] = {}
+        self._expires: dict[str, float] = {}  # value key -> when ``add`` said to forget it
+        self._expiring: list[tuple[float, str]] = []  # heap, at most one entry per key
         self._counters: dict[str, int] = {}
         self._watchers: dict[str, list[Callable[[], None]]] = {}
 
@@ -276,10 +298,34 @@ class MemoryStore:
         return self._values.get(key)
 
     def set(self, key: str, value: float | None) -> None:
+        self._expires.pop(key, None)
         if value is None:
             self._values.pop(key, None)
         else:
             self._values[key] = value
+
+    def add(self, key: str, amount: float, *, now: float, ttl: float) -> float:
+        self._forget(now)
+        value = self._values.get(key, 0.0) + amount
+        self._values[key] = value
+        if key not in self._expires:
+            heapq.heappush(self._expiring, (now + ttl, key))
+        self._expires[key] = now + ttl
+        return value
+
+    def _forget(self, now: float) -> None:
+        """Drop the values whose time is up (an entry whose key was added to since moves on)."""
+        heap = self._expiring
+        while heap and heap[0][0] <= now:
+            _, key = heapq.heappop(heap)
+            when = self._expires.get(key)
+            if when is None:
+                continue  # set or deleted since: no longer expiring
+            if when > now:
+                heapq.heappush(heap, (when, key))
+            else:
+                del self._expires[key]
+                self._values.pop(key, None)
 
     # -- counters with a limit ---------------------------------------------------------------
 

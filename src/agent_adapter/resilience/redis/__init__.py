@@ -21,9 +21,10 @@ on the shared state, so N processes never take more than one limit.
 the protocol, so they are answered from a local mirror and their writes are
 queued (bounded, in order) for a background task:
 
-- ``give``/``lower``/``set``/``release``/``record``/``clear`` change the
-  mirror at once and Redis within a round trip; a ``take`` or ``acquire`` of
-  this process right after may reach Redis before them.
+- ``give``/``lower``/``set``/``add``/``release``/``record``/``clear`` change
+  the mirror at once and Redis within a round trip; a ``take`` or ``acquire``
+  of this process right after may reach Redis before them. ``add`` is an
+  atomic increment there (``HINCRBYFLOAT``), so no process's sum is lost.
 - ``get`` (a breaker's state) and ``count`` (slots in use) are pushed to
   every store by pub/sub when they change, typically within a millisecond;
   a store that starts reads every value first.
@@ -46,9 +47,12 @@ says why and the ``agent_adapter`` logger warns once. The store reconnects in
 the background (50 ms doubling to 2 s). Coming back, before it says so, it
 writes what changed locally meanwhile: its own slot counts (absolute, so
 totals may sit above a limit until slots are released), the values it set
-(last writer wins), its buckets lowered to their local level (never raised)
-and the failures it recorded; then it reads the shared values. If Redis
-came back empty, every store writes back all it mirrors the same way.
+(last writer wins), the sums it added (added to the shared totals, not
+written over them), its buckets lowered to their local level (never
+raised) and the failures it recorded; then it reads the shared values. If Redis
+came back empty, every store writes back all it mirrors the same way (for a
+sum, the largest any store had wins: sums added elsewhere during such an
+outage may be missed, never counted twice).
 """
 
 from __future__ import annotations

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import importlib
 import random
+import weakref
 from typing import TYPE_CHECKING, Any
 
 import anyio
@@ -53,7 +54,8 @@ def load_scripts(store: RedisStore) -> None:
         raise ImportError(
             "RedisStore needs coredis: pip install 'agent-adapter[redis]'", name="coredis"
         ) from error
-    for name in ("take", "give", "lower", "events", "set", "acquire", "release", "slots", "beat"):
+    names = ("take", "give", "lower", "events", "set", "add", "acquire", "release", "slots", "beat")
+    for name in names:
         store._scripts[name] = script(script=getattr(scripts, name.upper()))
 
 
@@ -124,26 +126,42 @@ _CLOSING: dict[type[Any], type[Any]] = {}
 
 
 def _closing(base: type[Any]) -> type[Any]:
-    """``base``, closing its message buffers when its task ends.
+    """``base``, closing its message buffers when its task ends, or when it is collected.
 
     coredis (6.9) opens a connection's anyio memory streams when it is made
     and closes them only once the socket connected, so every failed attempt
     (each retry while Redis is down) would leave them to the garbage
-    collector and its ``ResourceWarning``.
+    collector and its ``ResourceWarning``; so would a connection made for a
+    call in flight when Redis went away, whose pool could no longer start it.
     """
     made = _CLOSING.get(base)
     if made is None:
+
+        def __init__(self: Any, *args: Any, **kwargs: Any) -> None:
+            base.__init__(self, *args, **kwargs)
+            weakref.finalize(self, _close, _buffers(self))
 
         async def run(self: Any, *, task_status: Any = anyio.TASK_STATUS_IGNORED) -> None:
             try:
                 await base.run(self, task_status=task_status)
             finally:
-                for value in list(vars(self).values()):
-                    if isinstance(value, MemoryObjectSendStream | MemoryObjectReceiveStream):
-                        value.close()
+                _close(_buffers(self))
 
-        made = _CLOSING[base] = type(base.__name__, (base,), {"run": run})
+        made = _CLOSING[base] = type(base.__name__, (base,), {"__init__": __init__, "run": run})
     return made
+
+
+def _buffers(connection: Any) -> list[Any]:
+    return [
+        value
+        for value in vars(connection).values()
+        if isinstance(value, MemoryObjectSendStream | MemoryObjectReceiveStream)
+    ]
+
+
+def _close(buffers: list[Any]) -> None:
+    for buffer in buffers:
+        buffer.close()
 
 
 async def _watch(lost: anyio.Event) -> None:
@@ -198,6 +216,7 @@ async def _catch_up(store: RedisStore, client: coredis.Redis[str], kept: bool) -
     if not kept and store._ever_up:  # Redis restarted empty: what we mirror is all there is
         store._dirty_values.update(local.values())
         store._dirty_buckets.update(key for key in local.buckets() if key in store._shapes)
+        store._unsent_adds.clear()  # the totals, written whole, hold these sums already
     store._dirty_counters.update(store._held)  # our slots, said again: leases may have ended
     store._seen.clear()
     holders = store.prefix + "holders"
@@ -238,23 +257,42 @@ async def _catch_up(store: RedisStore, client: coredis.Redis[str], kept: bool) -
                 store._dirty_counters.add(key)
                 raise
             store._seen[key] = int(total)
+        for key in list(store._unsent_adds):  # sums, added to what others added meanwhile
+            amount, until = store._unsent_adds.pop(key)
+            args = [store._channel, key, repr(amount), repr(max(until - store.clock(), 0.001))]
+            try:
+                total = await store._run(client, "add", store._value_keys(), args)
+            except BaseException:
+                more, _ = store._unsent_adds.get(key, (0.0, until))
+                store._unsent_adds[key] = (amount + more, until)
+                raise
+            local.put_value(key, float(total))
         for key in list(store._dirty_values):
             store._dirty_values.discard(key)
             value = local.get(key)
+            ttl = local.expires_in(key, store.clock())
             try:
                 args = [store._channel, key, "" if value is None else repr(value)]
-                await store._run(client, "set", [store.prefix + "values"], args)
+                if ttl is not None and value is not None:
+                    args.append(repr(ttl))
+                await store._run(client, "set", store._value_keys(), args)
             except BaseException:
                 store._dirty_values.add(key)
                 raise
         with anyio.fail_after(store.timeout):
             shared = await client.hgetall(store.prefix + "values")
-        for key in local.values().keys() - shared.keys() - store._dirty_values:
+        for key in (
+            local.values().keys() - shared.keys() - store._dirty_values - set(store._unsent_adds)
+        ):
             local.set(key, None)
         for key, text in shared.items():
-            if key not in store._dirty_values:
-                local.set(key, float(text))
+            if key not in store._dirty_values and key not in store._unsent_adds:
+                local.put_value(key, float(text))
         if not (
-            store._dirty_counters or store._dirty_values or store._dirty_buckets or store._unsent
+            store._dirty_counters
+            or store._dirty_values
+            or store._dirty_buckets
+            or store._unsent
+            or store._unsent_adds
         ):
             return  # nothing written meanwhile: the store may say it is connected

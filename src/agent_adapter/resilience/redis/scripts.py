@@ -11,7 +11,8 @@ windows) publish the new state on the store's channel, as JSON.
 Keys (after the store's prefix): ``b:<key>`` a bucket (hash ``l`` level,
 ``t`` as of, ``p`` paused until; it expires once it would be full again),
 ``w:<key>`` a failure window (sorted set of event times), ``values`` every
-value (hash), ``c:<key>`` a counter (hash: holder id -> slots held),
+value (hash), ``expires`` when values made by ``add`` are forgotten (sorted
+set: name -> time), ``c:<key>`` a counter (hash: holder id -> slots held),
 ``holders`` the live holders (sorted set: id -> lease end).
 """
 
@@ -21,6 +22,7 @@ import math
 
 __all__ = [
     "ACQUIRE",
+    "ADD",
     "BEAT",
     "EVENTS",
     "GIVE",
@@ -147,16 +149,47 @@ return times
 """
 )
 
-SET = """
--- KEYS[1] values; ARGV channel, name, value ('': delete)
-if ARGV[3] == '' then
+SET = (
+    _PRELUDE
+    + """
+-- KEYS[1] values, KEYS[2] expiry times; ARGV channel, name, value ('': delete), then
+-- optionally seconds until it is forgotten: a total (of ``add``) written back after Redis
+-- came back empty, where the largest any process had wins (a sum is never lowered)
+if ARGV[4] then
+  local was = tonumber(redis.call('HGET', KEYS[1], ARGV[2]))
+  if was ~= nil and was >= tonumber(ARGV[3]) then return 0 end
+  redis.call('HSET', KEYS[1], ARGV[2], ARGV[3])
+  redis.call('ZADD', KEYS[2], clock() + tonumber(ARGV[4]), ARGV[2])
+elseif ARGV[3] == '' then
   redis.call('HDEL', KEYS[1], ARGV[2])
+  redis.call('ZREM', KEYS[2], ARGV[2])
 else
   redis.call('HSET', KEYS[1], ARGV[2], ARGV[3])
+  redis.call('ZREM', KEYS[2], ARGV[2])
 end
 redis.call('PUBLISH', ARGV[1], cjson.encode({k = 'v', key = ARGV[2], v = ARGV[3]}))
 return 1
 """
+)
+
+ADD = (
+    _PRELUDE
+    + """
+-- KEYS[1] values, KEYS[2] expiry times; ARGV channel, name, amount, ttl -> the new value
+-- Forget (a few of) the values whose time is up, then add to this one and renew its time.
+local now = clock()
+local gone = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', now, 'LIMIT', 0, 64)
+for _, name in ipairs(gone) do
+  redis.call('HDEL', KEYS[1], name)
+  redis.call('ZREM', KEYS[2], name)
+  redis.call('PUBLISH', ARGV[1], cjson.encode({k = 'v', key = name, v = ''}))
+end
+local total = redis.call('HINCRBYFLOAT', KEYS[1], ARGV[2], ARGV[3])
+redis.call('ZADD', KEYS[2], now + tonumber(ARGV[4]), ARGV[2])
+redis.call('PUBLISH', ARGV[1], cjson.encode({k = 'v', key = ARGV[2], v = total}))
+return total
+"""
+)
 
 _COUNTER = """
 -- The slots held by live holders; a holder whose lease ended (a process that died

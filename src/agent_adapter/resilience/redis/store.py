@@ -71,6 +71,15 @@ class Mirror(MemoryStore):
     def values(self) -> dict[str, float]:
         return dict(self._values)
 
+    def put_value(self, key: str, value: float) -> None:
+        """A value as Redis has it; its local expiry (from an ``add`` here) stays."""
+        self._values[key] = value
+
+    def expires_in(self, key: str, now: float) -> float | None:
+        """Seconds until value ``key`` is forgotten (None: it is kept until changed)."""
+        when = self._expires.get(key)
+        return None if when is None else max(when - now, 0.001)
+
 
 class Unsent:
     """Failure-window writes Redis has not confirmed: a clear, then events (member, time)."""
@@ -142,6 +151,7 @@ class RedisStore:
         self._dirty_counters: set[str] = set()
         self._dirty_buckets: set[str] = set()
         self._unsent: dict[str, Unsent] = {}
+        self._unsent_adds: dict[str, tuple[float, float]] = {}  # key -> (sum, forget at)
         self._scripts: dict[str, Script[str]] = {}
         self._client: coredis.Redis[str] | None = None
         self._tg: TaskGroup | None = None
@@ -426,9 +436,30 @@ class RedisStore:
         args = [self._channel, key, "" if value is None else repr(float(value))]
 
         async def send(client: coredis.Redis[str]) -> None:
-            await self._run(client, "set", [self.prefix + "values"], args)
+            await self._run(client, "set", self._value_keys(), args)
 
         self._later(send, lambda: self._dirty_values.add(key))
+
+    def add(self, key: str, amount: float, *, now: float, ttl: float) -> float:
+        at = self.clock()
+        value = self._local.add(key, amount, now=at, ttl=ttl)
+        args = [self._channel, key, repr(float(amount)), repr(float(ttl))]
+
+        async def send(client: coredis.Redis[str]) -> None:
+            total = await self._run(client, "add", self._value_keys(), args)
+            if key not in self._unsent_adds and key not in self._dirty_values:
+                self._local.put_value(key, float(total))
+
+        def dirty() -> None:  # the sum is added there on reconnecting, not written over
+            unsent, _ = self._unsent_adds.get(key, (0.0, 0.0))
+            self._unsent_adds[key] = (unsent + amount, at + ttl)
+
+        self._later(send, dirty)
+        return value
+
+    def _value_keys(self) -> list[str]:
+        """The scripts' keys for values: the hash of them, and when each is to be forgotten."""
+        return [self.prefix + "values", self.prefix + "expires"]
 
     # -- counters with a limit ---------------------------------------------------------------
 
@@ -484,8 +515,11 @@ class RedisStore:
             return
         key = message.key
         if message.k == "v":
-            if key not in self._dirty_values:
-                self._local.set(key, float(message.v) if message.v else None)
+            if key not in self._dirty_values and key not in self._unsent_adds:
+                if message.v:
+                    self._local.put_value(key, float(message.v))
+                else:
+                    self._local.set(key, None)
         elif message.k == "c":
             self._seen[key] = message.n
             if message.r:
