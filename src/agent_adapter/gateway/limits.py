@@ -122,7 +122,9 @@ class KeyLimits:
             self.rate = RateLimiter(
                 RateLimit(rpm=key.rpm, tpm=key.tpm, max_wait=0),
                 store=store,
-                key=f"gateway:key:{key.name}",
+                # Changed limits start a fresh bucket (in every instance, with Redis);
+                # the stream slots and the spend stay where they are.
+                key=f"gateway:key:{key.name}:{key.rpm or 0}:{key.tpm or 0}",
             )
         if key.max_streams is not None:
             self.streams = ConcurrencyLimit(
