@@ -108,6 +108,9 @@ class SSEParser:
         # resumes from the ID already known, as ``EventSource`` does after a reconnection.
         self._id = self.last_event_id
         self._in_block = False  # a field other than ``data`` was seen since the last blank line
+        # None of the above is pending (no partial line, data, field, BOM check or CR): the
+        # state in which ``feed_raw`` may take a read that is exactly one event at once.
+        self._idle = False
         # Where ``id``/``retry`` changed during the last ``_parse``: (index of the next
         # event, id, retry). They change rarely, so ``feed`` stamps events from these
         # instead of the hot loop carrying both values for every event.
@@ -141,30 +144,31 @@ class SSEParser:
         ``data: ...`` line and its blank line while nothing is pending. Both
         give exactly what the general path gives for the same bytes.
         """
-        partial = self._partial
-        if partial:
-            if b"\n" not in data and b"\r" not in data:
-                partial.append(data)
-                self._partial_size += len(data)
-                if self._partial_size > self.max_line_bytes:
-                    raise _too_long("SSE line", self.max_line_bytes)
+        if self._idle:
+            if (
+                data.endswith(b"\n\n")
+                and data.startswith(b"data: ")
+                and data.find(b"\n") == len(data) - 2
+                and b"\r" not in data
+                and len(data) - 2 <= self.max_line_bytes
+                and len(data) - 8 <= self.max_event_bytes
+            ):
+                # Nothing pending and no other field in this block: the event type is "message",
+                # the data is this one line's value, and no ID or retry changes.
+                payload = data[6:-2]
                 self._marks = _NO_MARKS
-                return []
-        elif (
-            data.endswith(b"\n\n")
-            and data.startswith(b"data: ")
-            and data.find(b"\n") == len(data) - 2
-            and b"\r" not in data
-            and not (self._data or self._in_block or self._at_start or self._after_cr)
-            and len(data) - 2 <= self.max_line_bytes
-            and len(data) - 8 <= self.max_event_bytes
-        ):
-            # Nothing pending and no other field in this block: the event type is "message",
-            # the data is this one line's value, and no ID or retry changes.
-            payload = data[6:-2]
-            self._marks = _NO_MARKS
-            return [("message", payload if payload.isascii() else _utf8(payload))]
-        return self._parse(self._lines(data))
+                return [("message", payload if payload.isascii() else _utf8(payload))]
+        elif self._partial and b"\n" not in data and b"\r" not in data:
+            self._partial.append(data)  # (``feed`` reads no marks after an empty result)
+            self._partial_size += len(data)
+            if self._partial_size > self.max_line_bytes:
+                raise _too_long("SSE line", self.max_line_bytes)
+            return []
+        events = self._parse(self._lines(data))
+        self._idle = not (
+            self._partial or self._data or self._in_block or self._at_start or self._after_cr
+        )
+        return events
 
     def end(self) -> bool:
         """Signal the end of the body; return whether it ended on an event boundary.
