@@ -60,15 +60,16 @@ def cost(adapter: Adapter, models: tuple[str | None, ...], usage: Usage) -> floa
     if _module is None:
         _module = importlib.import_module("genai_prices")
     provider_id, url = _where(adapter)
+    candidates = [m for m in models if m and (provider_id, url, m) not in _misses]
+    if not candidates:  # every model already known unpriced here: nothing to build
+        return None
     tokens = _module.Usage(
         input_tokens=usage.prompt_tokens,
         cache_read_tokens=usage.cached_tokens,
         cache_write_tokens=usage.cache_creation_tokens,
         output_tokens=usage.completion_tokens,
     )
-    for model in models:
-        if not model or (provider_id, url, model) in _misses:
-            continue
+    for model in candidates:
         try:
             if provider_id is not None:
                 found = _module.calc_price(tokens, model, provider_id=provider_id)
