@@ -15,7 +15,6 @@ import random
 from typing import TYPE_CHECKING, Any
 
 import anyio
-from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
 from ..state import wake_watchers
 from . import scripts
@@ -133,6 +132,9 @@ def _closing(base: type[Any]) -> type[Any]:
     """
     made = _CLOSING.get(base)
     if made is None:
+        # Here, not at module level: ``import agent_adapter`` need not load anyio's memory
+        # streams (coredis loads them anyway once Redis is in use).
+        from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
         async def run(self: Any, *, task_status: Any = anyio.TASK_STATUS_IGNORED) -> None:
             try:
