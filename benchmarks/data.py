@@ -368,6 +368,28 @@ def split(body: bytes, *, seed: int = SEED) -> list[bytes]:
     return out
 
 
+READ_PATTERNS = ("random", "event", "64")
+
+
+def reads(body: bytes, pattern: str = "random") -> list[bytes]:
+    """``body`` cut as a network would deliver it.
+
+    ``random``: random sizes up to 8 KiB (``split``); ``event``: one read per SSE event,
+    as a provider's small TCP segments usually arrive; ``64``: fixed 64-byte reads, the
+    worst realistic case for per-read overhead.
+    """
+    if pattern == "random":
+        return split(body)
+    if pattern == "event":
+        out = [part + b"\n\n" for part in body.split(b"\n\n")]
+        last = out.pop()  # the text after the final separator (empty for a complete stream)
+        assert last == b"\n\n", "stream does not end with a blank line"
+        return out
+    if pattern == "64":
+        return [body[i : i + 64] for i in range(0, len(body), 64)]
+    raise ValueError(f"unknown read pattern {pattern!r}")
+
+
 if __name__ == "__main__":
     for count in (500, 5000, 10000):
         s = openai_stream(count)

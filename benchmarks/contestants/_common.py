@@ -30,6 +30,8 @@ import data  # noqa: E402
 # so their in-process median is as stable as a slow contestant's few long repetitions.
 SIZES: dict[str, dict[str, tuple[int, int]]] = {
     "parse": {"events": (10_000, 10_000), "reps": (2, 1), "budget": (1, 0.5)},
+    "parse_event": {"events": (10_000, 10_000), "reps": (2, 1), "budget": (1, 0.5)},
+    "parse64": {"events": (10_000, 10_000), "reps": (2, 1), "budget": (1, 0.5)},
     "stream1": {"events": (5000, 5000), "reps": (3, 2), "budget": (1, 0.5)},
     "stream64": {"events": (500, 500), "reps": (2, 1), "concurrency": (64, 64), "budget": (1.5, 1)},
     "rps1": {"seconds": (2, 1)},
@@ -41,6 +43,15 @@ SIZES: dict[str, dict[str, tuple[int, int]]] = {
     "hooks_stream": {"events": (5000, 5000), "reps": (3, 2), "budget": (1, 0.5)},
     "hooks_rps64": {"seconds": (3, 1), "concurrency": (64, 64)},
 }
+
+
+# The parse cases differ only in how the same stream is cut into reads (``data.reads``).
+PARSE_CASES = {"parse": "random", "parse_event": "event", "parse64": "64"}
+
+
+def parse_reads(ns: argparse.Namespace, body: bytes) -> list[bytes]:
+    """The reads of ``body`` for this parse case (random sizes, one per event, 64 bytes)."""
+    return data.reads(body, PARSE_CASES[ns.case])
 
 
 def args(cases: list[str]) -> argparse.Namespace:

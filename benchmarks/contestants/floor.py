@@ -16,7 +16,20 @@ from __future__ import annotations
 import time
 
 import msgspec
-from _common import MESSAGES, MODEL, TOOLS, args, check, data, profiled, rate_result, reps, size
+from _common import (
+    MESSAGES,
+    MODEL,
+    PARSE_CASES,
+    TOOLS,
+    args,
+    check,
+    data,
+    parse_reads,
+    profiled,
+    rate_result,
+    reps,
+    size,
+)
 from _floor import COMPLETION, Splitter
 
 NAME = "floor"
@@ -25,11 +38,11 @@ NAME = "floor"
 def parse(ns) -> None:  # type: ignore[no-untyped-def]
     n = size(ns, "events")
     stream = data.openai_stream(n)
-    reads = data.split(stream.body)
+    reads = parse_reads(ns, stream.body)
     small = data.openai_stream(1000)
     splitter = Splitter()
     text = []
-    for r in data.split(small.body):  # warm-up + correctness (untimed, a 1000-event stream)
+    for r in parse_reads(ns, small.body):  # warm-up + correctness (untimed, a 1000-event stream)
         for c in splitter.feed(r):
             if c.choices and c.choices[0].delta and c.choices[0].delta.content:
                 text.append(c.choices[0].delta.content)
@@ -217,8 +230,8 @@ async def rps(ns, conc: int) -> None:  # type: ignore[no-untyped-def]
 
 
 def main() -> None:
-    ns = args(["parse", "stream1", "stream64", "rps1", "rps64"])
-    if ns.case == "parse":
+    ns = args([*PARSE_CASES, "stream1", "stream64", "rps1", "rps64"])
+    if ns.case in PARSE_CASES:
         parse(ns)
         return
     import asyncio

@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 import time
 
-from _common import args, check, data, rate_result, reps, size
+from _common import PARSE_CASES, args, check, data, parse_reads, rate_result, reps, size
 from _floor import CHUNK
 
 
@@ -27,7 +27,7 @@ def parse(ns) -> None:  # type: ignore[no-untyped-def]
     name = f"httpx-sse + {variant}"
     n = size(ns, "events")
     stream = data.openai_stream(n)
-    reads = data.split(stream.body)
+    reads = parse_reads(ns, stream.body)
     request = httpx.Request("POST", "http://127.0.0.1:1/v1/chat/completions")
     decode = json.loads if variant == "json" else CHUNK.decode
 
@@ -55,7 +55,7 @@ def parse(ns) -> None:  # type: ignore[no-untyped-def]
 
     small = data.openai_stream(1000)
     text: list[str] = []
-    run(data.split(small.body), text)  # warm-up + correctness (untimed, a 1000-event stream)
+    run(parse_reads(ns, small.body), text)  # warm-up + correctness (untimed, a 1000-event stream)
     assert "".join(text) == small.text, "decoded text differs"
     seconds = []
     for _ in reps(ns):
@@ -67,7 +67,7 @@ def parse(ns) -> None:  # type: ignore[no-untyped-def]
 
 
 def main() -> None:
-    ns = args(["parse"])
+    ns = args([*PARSE_CASES])
     parse(ns)
 
 

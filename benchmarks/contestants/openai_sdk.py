@@ -17,11 +17,13 @@ import tracemalloc
 from _common import (
     MESSAGES,
     MODEL,
+    PARSE_CASES,
     TOOLS,
     args,
     check,
     data,
     emit,
+    parse_reads,
     profiled,
     rate_result,
     reps,
@@ -41,7 +43,7 @@ def parse(ns) -> None:  # type: ignore[no-untyped-def]
 
     n = size(ns, "events")
     stream = data.openai_stream(n)
-    reads = data.split(stream.body)
+    reads = parse_reads(ns, stream.body)
     client = openai.OpenAI(api_key="sk-bench", base_url="http://127.0.0.1:1/v1", max_retries=0)
     request = httpx2.Request("POST", "http://127.0.0.1:1/v1/chat/completions")
 
@@ -55,7 +57,7 @@ def parse(ns) -> None:  # type: ignore[no-untyped-def]
         return Stream(cast_to=ChatCompletionChunk, response=response, client=client)
 
     small = data.openai_stream(1000)
-    small_reads = data.split(small.body)
+    small_reads = parse_reads(ns, small.body)
     text = []
     for chunk in make(small_reads):  # warm-up + correctness (untimed, a 1000-event stream)
         assert isinstance(chunk, ChatCompletionChunk)
@@ -211,8 +213,8 @@ async def memory(ns) -> None:  # type: ignore[no-untyped-def]
 
 
 def main() -> None:
-    ns = args(["parse", "stream1", "stream64", "rps1", "rps64", "memory"])
-    if ns.case == "parse":
+    ns = args([*PARSE_CASES, "stream1", "stream64", "rps1", "rps64", "memory"])
+    if ns.case in PARSE_CASES:
         parse(ns)
         return
     import asyncio

@@ -8,11 +8,13 @@ import tracemalloc
 from _common import (
     MESSAGES,
     MODEL,
+    PARSE_CASES,
     TOOLS,
     args,
     check,
     data,
     emit,
+    parse_reads,
     profiled,
     rate_result,
     reps,
@@ -30,7 +32,7 @@ def parse(ns) -> None:  # type: ignore[no-untyped-def]
 
     n = size(ns, "events")
     stream = data.openai_stream(n)
-    reads = data.split(stream.body)
+    reads = parse_reads(ns, stream.body)
     adapter = OpenAIAdapter(name="openai", base_url="http://127.0.0.1:1/v1", api_key="sk-bench")
     request = ChatRequest(model=MODEL, messages=[Message(role="user", content="hi")], stream=True)
 
@@ -45,7 +47,7 @@ def parse(ns) -> None:  # type: ignore[no-untyped-def]
 
     small = data.openai_stream(1000)
     decoder = adapter.stream_decoder(request)  # warm-up + correctness (untimed, 1000 events)
-    text = "".join(c.delta for r in data.split(small.body) for c in decoder.feed(r))
+    text = "".join(c.delta for r in parse_reads(ns, small.body) for c in decoder.feed(r))
     assert decoder.end(), "no [DONE]"
     assert text == small.text, "decoded text differs"
     seconds = []
@@ -208,8 +210,8 @@ async def anthropic(ns) -> None:  # type: ignore[no-untyped-def]
 
 
 def main() -> None:
-    ns = args(["parse", "stream1", "stream64", "rps1", "rps64", "memory", "anthropic"])
-    if ns.case == "parse":
+    ns = args([*PARSE_CASES, "stream1", "stream64", "rps1", "rps64", "memory", "anthropic"])
+    if ns.case in PARSE_CASES:
         parse(ns)
         return
     import anyio

@@ -460,8 +460,8 @@ class Client:
         stream: bool,
         api: str | None = None,
     ) -> tuple[Adapter, ChatRequest]:
-        unknown = params.keys() - CHAT_PARAMS
-        if unknown:
+        if params and not params.keys() <= CHAT_PARAMS:
+            unknown = params.keys() - CHAT_PARAMS
             raise ValidationError(
                 f"unknown parameter(s) {', '.join(sorted(unknown))}; provider-specific body "
                 "fields go in extra_body={...}",

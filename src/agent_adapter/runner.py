@@ -302,6 +302,8 @@ async def run(call: Call, attempt: Callable[[Call], Awaitable[T]]) -> T:
                 exc.provider = call.adapter.name
             raise
 
+    if call.deadline == math.inf:  # no total deadline: no scope to enter and leave
+        return await retrying(one, call.retry, on_retry=Call.retried, context=call)
     with anyio.CancelScope(deadline=call.deadline):
         return await retrying(
             one, call.retry, deadline=call.deadline, on_retry=Call.retried, context=call

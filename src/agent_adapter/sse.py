@@ -46,6 +46,11 @@ class ServerSentEvent(msgspec.Struct, gc=False):
     retry: int | None = None
 
 
+# The marks of a read in which no ``id`` or ``retry`` changed (nearly every read): shared,
+# never mutated (``_mark`` replaces it with a list first).
+_NO_MARKS: tuple[()] = ()
+
+
 def _utf8(data: bytes) -> bytes:
     """``data`` if it is valid UTF-8, else its text with U+FFFD for each bad sequence."""
     try:
@@ -103,15 +108,20 @@ class SSEParser:
         # resumes from the ID already known, as ``EventSource`` does after a reconnection.
         self._id = self.last_event_id
         self._in_block = False  # a field other than ``data`` was seen since the last blank line
+        # None of the above is pending (no partial line, data, field, BOM check or CR): the
+        # state in which ``feed_raw`` may take a read that is exactly one event at once.
+        self._idle = False
         # Where ``id``/``retry`` changed during the last ``_parse``: (index of the next
         # event, id, retry). They change rarely, so ``feed`` stamps events from these
         # instead of the hot loop carrying both values for every event.
-        self._marks: list[tuple[int, str, int | None]] = []
+        self._marks: tuple[()] | list[tuple[int, str, int | None]] = _NO_MARKS
 
     def feed(self, data: bytes) -> list[ServerSentEvent]:
         """Feed the next bytes of the body; return the events they completed."""
         ident, retry = self._id, self.retry
-        raw = self._parse(self._lines(data))
+        raw = self.feed_raw(data)
+        if not raw:
+            return []
         marks, m = self._marks, 0
         events: list[ServerSentEvent] = []
         for i, (event, payload) in enumerate(raw):
@@ -126,8 +136,39 @@ class SSEParser:
 
         Invalid UTF-8 in the data comes back already replaced by U+FFFD (and
         re-encoded), exactly as ``feed`` would decode it.
+
+        Two shapes of read skip the general line machinery, because a real
+        stream arrives as small TCP segments and the fixed cost per read
+        dominates there: a piece of a line with no line end in it (appended to
+        the pending line, bound checked), and a read that is exactly one
+        ``data: ...`` line and its blank line while nothing is pending. Both
+        give exactly what the general path gives for the same bytes.
         """
-        return self._parse(self._lines(data))
+        if self._idle:
+            if (
+                data.endswith(b"\n\n")
+                and data.startswith(b"data: ")
+                and data.find(b"\n") == len(data) - 2
+                and b"\r" not in data
+                and len(data) - 2 <= self.max_line_bytes
+                and len(data) - 8 <= self.max_event_bytes
+            ):
+                # Nothing pending and no other field in this block: the event type is "message",
+                # the data is this one line's value, and no ID or retry changes.
+                payload = data[6:-2]
+                self._marks = _NO_MARKS
+                return [("message", payload if payload.isascii() else _utf8(payload))]
+        elif self._partial and b"\n" not in data and b"\r" not in data:
+            self._partial.append(data)  # (``feed`` reads no marks after an empty result)
+            self._partial_size += len(data)
+            if self._partial_size > self.max_line_bytes:
+                raise _too_long("SSE line", self.max_line_bytes)
+            return []
+        events = self._parse(self._lines(data))
+        self._idle = not (
+            self._partial or self._data or self._in_block or self._at_start or self._after_cr
+        )
+        return events
 
     def end(self) -> bool:
         """Signal the end of the body; return whether it ended on an event boundary.
@@ -195,10 +236,10 @@ class SSEParser:
         work is inline and ordered by frequency: blank lines, then
         ``data: ...``, then everything else.
         """
-        self._marks = marks = []
-        events: list[tuple[str, bytes]] = []
+        self._marks = _NO_MARKS
         if not lines:
-            return events
+            return []
+        events: list[tuple[str, bytes]] = []
         data, size, event, in_block = self._data, self._data_size, self._event, self._in_block
         limit = self.max_event_bytes + 1  # ``size`` counts an LF after the last piece too
         for line in lines:
@@ -225,10 +266,10 @@ class SSEParser:
                             event = value.decode("utf-8", "replace") or "message"
                         elif name == b"id" and b"\0" not in value:
                             self._id = value.decode("utf-8", "replace")
-                            marks.append((len(events), self._id, self.retry))
+                            self._mark(len(events))
                         elif name == b"retry" and value.isdigit():  # bytes: ASCII digits only
                             self.retry = _retry(value)
-                            marks.append((len(events), self._id, self.retry))
+                            self._mark(len(events))
                     continue
             size += len(value) + 1
             if size > limit:
@@ -236,6 +277,12 @@ class SSEParser:
             data.append(value)
         self._data, self._data_size, self._event, self._in_block = data, size, event, in_block
         return events
+
+    def _mark(self, index: int) -> None:
+        """Record that ``id`` or ``retry`` changed before event ``index`` of this read."""
+        if not self._marks:
+            self._marks = []
+        self._marks.append((index, self._id, self.retry))
 
 
 class NDJSONDecoder:

@@ -76,7 +76,8 @@ class _Connection:
 
     async def send(self, *events: h11.Event, timeout: float | None) -> None:  # noqa: ASYNC109 - httpcore's streams take per-call timeouts
         try:
-            data = b"".join(self.h11.send(event) or b"" for event in events)
+            send = self.h11.send
+            data = b"".join([send(event) or b"" for event in events])
             await self.stream.write(data, timeout=timeout)
         except _WIRE_ERRORS as exc:
             raise _translate(exc) from exc
@@ -200,9 +201,8 @@ class Response:
     async def aclose(self) -> None:
         """Release the connection: back to the pool if finished, closed otherwise."""
         pool, self._pool = self._pool, None
-        if pool is not None:
-            with anyio.CancelScope(shield=True):
-                await pool.release(self._conn, self._finished)
+        if pool is not None and not pool.repool(self._conn, self._finished):
+            await self._conn.aclose()  # shielded and bounded
 
     def abort(self) -> bool:
         """Drop an unreleased connection synchronously; True if there was one to drop."""
@@ -237,12 +237,15 @@ class Transport:
         self._idle: dict[tuple[Any, ...], list[_Connection]] = {}
         self._in_use: set[_Connection] = set()
         self._aborted: list[_Connection] = []
-        self._slots = anyio.Semaphore(max_connections)
+        # fast_acquire: a free slot is taken without a task switch (the request's own network
+        # I/O follows at once and is the checkpoint); a full pool still waits in FIFO order.
+        self._slots = anyio.Semaphore(max_connections, fast_acquire=True)
         self._max_idle = max_idle_per_origin
         self._keepalive_expiry = keepalive_expiry
         self._proxy = _proxy_origin(proxy) if proxy else None
         self._env_proxies = _proxy_env() if trust_env and proxy is None else {}
         self._origins: dict[str, _Origin] = {}
+        self._hosts: dict[_Origin, bytes] = {}  # the Host header of each origin, encoded once
         self._closed = False
 
     @property
@@ -273,8 +276,11 @@ class Transport:
         proxy = self._proxy_for(origin)
         if proxy is not None and origin[0] == "http":
             target = request.url.encode("ascii")  # forwarding proxy: absolute form
+        host = self._hosts.get(origin)
+        if host is None:
+            host = self._hosts[origin] = _host_header(origin)
         headers = [
-            (b"host", _host_header(origin)),
+            (b"host", host),
             (b"content-length", str(len(request.body)).encode("ascii")),
             *request.headers,
         ]
@@ -334,20 +340,30 @@ class Transport:
 
     async def release(self, conn: _Connection, finished: bool) -> None:
         """Take back a connection: pooled if its exchange finished cleanly, else closed."""
+        if not self.repool(conn, finished):
+            await conn.aclose()
+
+    def repool(self, conn: _Connection, finished: bool) -> bool:
+        """Free ``conn``'s slot and pool it if its exchange finished cleanly; False: close it.
+
+        Synchronous, so the common release (back to the pool) needs no await
+        and no shielded scope; only a connection to close is awaited.
+        """
         self._in_use.discard(conn)
         self._slots.release()
         if finished and not self._closed and conn.h11.our_state is h11.DONE:
             try:
                 conn.h11.start_next_cycle()
             except h11.LocalProtocolError:  # the server asked to close
-                pass
-            else:
-                stack = self._idle.setdefault(conn.key, [])
-                if len(stack) < self._max_idle:
-                    conn.expires = time.monotonic() + self._keepalive_expiry
-                    stack.append(conn)
-                    return
-        await conn.aclose()
+                return False
+            stack = self._idle.get(conn.key)
+            if stack is None:
+                stack = self._idle[conn.key] = []
+            if len(stack) < self._max_idle:
+                conn.expires = time.monotonic() + self._keepalive_expiry
+                stack.append(conn)
+                return True
+        return False
 
     async def _acquire(
         self,

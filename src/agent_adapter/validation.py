@@ -33,6 +33,7 @@ from .types import (
 )
 
 _ROLES = frozenset(("system", "developer", "user", "assistant", "tool"))
+_PLAIN_ROLES = _ROLES - {"tool"}  # a tool message needs more than role and content
 _EFFORTS = frozenset(("none", "minimal", "low", "medium", "high", "xhigh", "max"))
 _TOOL_CHOICES = frozenset(("auto", "none", "required"))
 _NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
@@ -209,7 +210,16 @@ def _messages(messages: Iterable[Mapping[str, Any] | Message]) -> list[Message]:
         raise ValidationError("must be a list of messages", field="messages") from None
     if not items:
         raise ValidationError("must contain at least one message", field="messages")
-    result = [_message(m, f"messages[{i}]") for i, m in enumerate(items)]
+    result: list[Message] = []
+    for i, m in enumerate(items):
+        # The common message, a dict of a plain role and non-empty text and nothing else, is
+        # exactly what ``_message`` would build from it; everything else takes the full check.
+        if type(m) is dict and len(m) == 2:
+            role, content = m.get("role"), m.get("content")
+            if role in _PLAIN_ROLES and type(content) is str and content:
+                result.append(Message(role=role, content=content))
+                continue
+        result.append(_message(m, f"messages[{i}]"))
     known_calls = {call.id for m in result if m.tool_calls for call in m.tool_calls}
     for i, m in enumerate(result):
         if m.role == "tool" and known_calls and m.tool_call_id not in known_calls:

@@ -16,7 +16,6 @@ import weakref
 from typing import TYPE_CHECKING, Any
 
 import anyio
-from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
 from ..state import wake_watchers
 from . import scripts
@@ -152,6 +151,10 @@ def _closing(base: type[Any]) -> type[Any]:
 
 
 def _buffers(connection: Any) -> list[Any]:
+    # Here, not at module level: ``import agent_adapter`` need not load anyio's memory
+    # streams (coredis loads them anyway once Redis is in use).
+    from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
+
     return [
         value
         for value in vars(connection).values()
