@@ -30,6 +30,7 @@ from typing import Any
 
 import msgspec
 
+from ..providers.placement import interleave
 from ..types import ChatResponse, ReasoningItem, StreamChunk, Usage
 from . import errors
 from .http import Problem
@@ -150,7 +151,7 @@ def response_object(
         model,
         echo,
         status,
-        _interleave(reasoning, others),
+        interleave(reasoning, others),
         usage_object(response.usage),
         incomplete=incomplete,
     )
@@ -217,24 +218,6 @@ def _reasoning_items(
             item["summary"].append({"type": "summary_text", "text": r.text})
         if encrypted and r.data is not None and "encrypted_content" not in item:
             item["encrypted_content"] = r.data
-    return out
-
-
-def _interleave(
-    reasoning: list[tuple[int | None, dict[str, Any]]], others: list[dict[str, Any]]
-) -> list[dict[str, Any]]:
-    """Each reasoning item at its place in the turn (``None``: first), the others in order."""
-    ordered = sorted(reasoning, key=lambda pair: -1 if pair[0] is None else pair[0])
-    out: list[dict[str, Any]] = []
-    r = o = 0
-    while r < len(ordered) or o < len(others):
-        index = ordered[r][0] if r < len(ordered) else None
-        if r < len(ordered) and (o == len(others) or index is None or index <= len(out)):
-            out.append(ordered[r][1])
-            r += 1
-        else:
-            out.append(others[o])
-            o += 1
     return out
 
 

@@ -21,6 +21,7 @@ import msgspec
 from ...errors import ValidationError
 from ...types import CacheControl, FilePart, ImagePart, Message, ReasoningItem, TextPart
 from ..base import b64, split_data_url
+from ..placement import interleave
 from .wire import PACKED_PREFIX, ThinkingWire
 
 __all__ = ["MAX_BREAKPOINTS", "History", "encode_history", "mark"]
@@ -157,24 +158,7 @@ def _assistant_blocks(message: Message, where: str, marks: list[str]) -> list[di
         )
     if blocks:
         mark(blocks[-1], message.cache, f"{where}.cache", marks)
-    return _interleave(_thinking_blocks(message, where), blocks)
-
-
-def _interleave(
-    thinking: list[tuple[int | None, dict[str, Any]]], others: list[dict[str, Any]]
-) -> list[dict[str, Any]]:
-    """Thinking blocks put back at their positions among the other blocks.
-
-    Inserting in ascending position order puts each block exactly where it
-    was, since every earlier position is filled by then; a position past the
-    end (a block we do not send back was there) lands at the end. Blocks
-    without a position (older histories) go first, as they used to.
-    """
-    out = [block for index, block in thinking if index is None] + others
-    placed = sorted((p for p in thinking if p[0] is not None), key=lambda p: p[0] or 0)
-    for index, block in placed:
-        out.insert(min(index or 0, len(out)), block)
-    return out
+    return interleave(_thinking_blocks(message, where), blocks)
 
 
 def _append(turns: list[dict[str, Any]], role: str, blocks: list[dict[str, Any]]) -> None:

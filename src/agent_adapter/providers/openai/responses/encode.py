@@ -51,6 +51,7 @@ from ....types import (
     TextPart,
 )
 from ...base import data_url, json_encode
+from ...placement import interleave
 from ..encode import image_url
 from .wire import (
     Body,
@@ -181,7 +182,7 @@ def _assistant(m: Message, stateless: bool) -> list[InputItem]:
         if reasoning and call.item_id:
             item.id = call.item_id
         others.append(item)
-    return _interleave(reasoning, others)
+    return interleave(reasoning, others)
 
 
 def _reasoning_items(
@@ -208,24 +209,6 @@ def _reasoning_items(
             continue
         kept.append((None if index is None else index - dropped, out))
     return kept
-
-
-def _interleave(
-    reasoning: list[tuple[int | None, ReasoningOut]], others: list[InputItem]
-) -> list[InputItem]:
-    """Each reasoning item at its position (``None``: first), the other items in order around."""
-    ordered = sorted(reasoning, key=lambda pair: -1 if pair[0] is None else pair[0])
-    out: list[InputItem] = []
-    r = o = 0
-    while r < len(ordered) or o < len(others):
-        index = ordered[r][0] if r < len(ordered) else None
-        if r < len(ordered) and (o == len(others) or index is None or index <= len(out)):
-            out.append(ordered[r][1])
-            r += 1
-        else:
-            out.append(others[o])
-            o += 1
-    return out
 
 
 def _part(part: ContentPart) -> InputPart:
