@@ -17,7 +17,7 @@ import msgspec
 from ..resilience import estimate_tokens
 from ..resilience.ratelimit import DEFAULT_OUTPUT_TOKENS
 from .anthropic_format import EventEncoder, message_object, messages_params
-from .http import Problem
+from .http import stream_flag
 from .relay import serve_chat
 
 if TYPE_CHECKING:
@@ -33,9 +33,7 @@ _json = msgspec.json.Encoder().encode
 async def messages(gateway: Gateway, exchange: Exchange, key: KeySettings | None) -> None:
     """``POST /v1/messages``, streamed (Anthropic's events) or not."""
     body = await gateway.json_body(exchange)
-    stream = body.get("stream")
-    if stream is not None and not isinstance(stream, bool):
-        raise Problem(400, "stream: must be true or false", param="stream")
+    stream = stream_flag(body.get("stream"))
     params = messages_params(body)
     model = gateway.check_model(params.pop("model"), key)
     await serve_chat(
@@ -44,7 +42,7 @@ async def messages(gateway: Gateway, exchange: Exchange, key: KeySettings | None
         key,
         model,
         params,
-        stream=bool(stream),
+        stream=stream,
         encoder=lambda: EventEncoder(model=model),
         render=lambda response: _json(message_object(response, model=model)),
     )

@@ -31,6 +31,7 @@ __all__ = [
     "Receive",
     "Scope",
     "Send",
+    "stream_flag",
 ]
 
 Scope = MutableMapping[str, Any]
@@ -83,6 +84,13 @@ class Problem(Exception):
 
 class Disconnected(Exception):
     """The client went away: there is nobody left to answer."""
+
+
+def stream_flag(value: object) -> bool:
+    """A body's ``stream``: ``true``, ``false`` or absent (``null``); else a 400 naming it."""
+    if value is not None and not isinstance(value, bool):
+        raise Problem(400, "stream: must be true or false", param="stream")
+    return bool(value)
 
 
 class Exchange:

@@ -17,7 +17,7 @@ import msgspec
 from ..openai_format import BODY_FIELDS, ChunkEncoder, chat_completion, chat_params, embedding_list
 from ..resilience import estimate_embed_tokens
 from ..validation import build_embed_request
-from .http import Problem
+from .http import Problem, stream_flag
 from .limits import Ticket
 from .relay import guarded, serve_chat
 
@@ -49,16 +49,14 @@ def chat_call(gateway: Gateway, body: dict[str, Any], key: KeySettings | None) -
     Shared by ``POST /v1/chat/completions`` and the WebSocket's ``chat``
     messages, so both refuse and accept exactly the same bodies.
     """
-    stream = body.pop("stream", None)
-    if stream is not None and not isinstance(stream, bool):
-        raise Problem(400, "stream: must be true or false", param="stream")
-    include_usage = _include_usage(body.pop("stream_options", None), bool(stream))
+    stream = stream_flag(body.pop("stream", None))
+    include_usage = _include_usage(body.pop("stream_options", None), stream)
     params = chat_params(
         {k: v for k, v in body.items() if k in BODY_FIELDS or (v is not None and v is not False)},
         where="",
     )
     model = gateway.check_model(params.pop("model"), key)
-    return ChatCall(model, params, bool(stream), include_usage)
+    return ChatCall(model, params, stream, include_usage)
 
 
 async def chat(gateway: Gateway, exchange: Exchange, key: KeySettings | None) -> None:

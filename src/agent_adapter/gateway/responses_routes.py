@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 import msgspec
 
-from .http import Problem
+from .http import stream_flag
 from .relay import serve_chat
 from .responses_format import Echo, ResponsesEncoder, response_object
 from .responses_params import responses_params
@@ -32,9 +32,7 @@ _json = msgspec.json.Encoder().encode
 async def responses(gateway: Gateway, exchange: Exchange, key: KeySettings | None) -> None:
     """``POST /v1/responses``."""
     body = await gateway.json_body(exchange)
-    stream = body.get("stream")
-    if stream is not None and not isinstance(stream, bool):
-        raise Problem(400, "stream: must be true or false", param="stream")
+    stream = stream_flag(body.get("stream"))
     params = responses_params(body)
     model = gateway.check_model(params.pop("model"), key)
     echo = Echo(body)
@@ -50,7 +48,7 @@ async def responses(gateway: Gateway, exchange: Exchange, key: KeySettings | Non
         key,
         model,
         params,
-        stream=bool(stream),
+        stream=stream,
         encoder=encoder,
         render=lambda response: _json(response_object(response, model=model, echo=echo)),
     )
