@@ -1,4 +1,4 @@
-"""``create_app(config)``: the gateway as a raw ASGI application, over one ``aa.Router``.
+"""The gateway as a raw ASGI application, over one ``aa.Router`` (``factory.create_app`` makes it).
 
 One ``Gateway`` serves one Router: each request is looked up in a fixed
 route table (no framework: the routes are few, and a request pays only for
@@ -24,7 +24,6 @@ cut.
 from __future__ import annotations
 
 import dataclasses
-import importlib.util
 import logging
 import os
 import time
@@ -45,87 +44,22 @@ from .http import Disconnected, Exchange, Problem, Protocol, Receive, Scope, Sen
 from .limits import KeyLimits, Refused, Ticket, in_flight_limit
 from .metrics import create_metrics, serve_metrics
 from .reload import KeyChanges, carry_limits, read_keys
-from .settings import GatewaySettings, KeySettings, StateSettings, read_settings
+from .settings import GatewaySettings, KeySettings
 
 if TYPE_CHECKING:
-    from ..config import RouterConfig
     from ..pricing import Price
-    from ..resilience import RedisStore, Store
+    from ..resilience import Store
     from ..routing import Router
     from ..types import ChatRequest
     from .proxy import TrustedProxies
 
-__all__ = ["Gateway", "create_app"]
+__all__ = ["Gateway"]
 
 log = logging.getLogger("agent_adapter.gateway")
 
 Handler = Callable[["Gateway", Exchange, "KeySettings | None"], Awaitable[None]]
 _decode = msgspec.json.Decoder().decode
 _json = msgspec.json.Encoder().encode
-
-
-def create_app(
-    config: RouterConfig | str | os.PathLike[str] | None = None,
-    *,
-    env: Mapping[str, str] | None = None,
-    store: Store | None = None,
-) -> Gateway:
-    """The gateway for a config file (a path or a loaded ``RouterConfig``).
-
-    ``None`` serves every provider whose key is in ``env`` (``os.environ``)
-    as ``provider/model``, with no client keys. ``store`` holds the client
-    keys' limits and spend and the Router's breakers and buckets: the given
-    one (the caller starts and closes it), else an ``aa.RedisStore`` on
-    ``[gateway.state] url`` (started and closed by the ASGI lifespan), else
-    memory. Nothing is connected until a request, or the lifespan, needs it.
-    """
-    from ..config import RouterConfig, load_config
-    from ..routing import Router
-
-    environ = os.environ if env is None else env
-    if config is None:
-        router = Router({}, allow_direct=True, store=store)
-        return Gateway(router, GatewaySettings(), env=environ, store=store)
-    path = None
-    if not isinstance(config, RouterConfig):
-        path = config
-        config = load_config(path, env=environ)
-    settings = read_settings(
-        config.gateway, groups=config.models, allow_direct=bool(config.allow_direct)
-    )
-    own_store = store is None and settings.state is not None
-    if own_store:
-        assert settings.state is not None
-        store = redis_store(settings.state)
-    shared: dict[str, Any] = {} if store is None else {"store": store}
-    router = Router(**config.router_kwargs(), **shared)
-    configured = [d for ds in config.models.values() for d in ds]
-    secrets = [d.api_key for d in configured if d.api_key]
-    return Gateway(
-        router,
-        settings,
-        env=environ,
-        store=store,
-        own_store=own_store,
-        secrets=secrets,
-        direct_models=[d.model for d in configured] if config.allow_direct else (),
-        source=path,
-    )
-
-
-def redis_store(state: StateSettings) -> RedisStore:
-    """The ``RedisStore`` for ``[gateway.state]``: checked for its extra before any I/O."""
-    try:
-        missing = importlib.util.find_spec("coredis") is None
-    except ValueError:  # in sys.modules without a spec: as good as missing
-        missing = True
-    if missing:
-        raise ValidationError(
-            "needs the Redis client: pip install 'agent-adapter[redis]'", field="gateway.state.url"
-        )
-    from ..resilience.redis import RedisStore
-
-    return RedisStore(state.url, prefix=state.prefix, timeout=state.timeout)
 
 
 class Gateway:

@@ -159,7 +159,7 @@ def main(
     """
     import anyio
 
-    from .app import create_app
+    from .factory import create_app
     from .lifecycle import serve_until_signalled
 
     out = out or sys.stdout
