@@ -14,9 +14,10 @@ from pathlib import Path
 from typing import Any
 
 import anthropic
+import msgspec
 import pytest
 
-from agent_adapter.testing import MockServer, Reply
+from agent_adapter.testing import MockServer, Reply, fake_anthropic
 from agent_adapter.testing.fake import provider_reply
 from gateway_support import KEY, OTHER_KEY, config_text, make_app, running
 from sse_builders import chunk
@@ -140,15 +141,58 @@ async def test_stream_from_an_openai_upstream(tmp_path: Path, anyio_backend: str
         assert text == "You said: hi"
 
 
-async def test_count_tokens_is_an_estimate(tmp_path: Path, anyio_backend: str) -> None:
+async def test_count_tokens_is_the_providers_count(tmp_path: Path, anyio_backend: str) -> None:
     async with gateway(tmp_path, anyio_backend) as (client, up, _):
         raw = await client.messages.with_raw_response.count_tokens(
             model="claude", system="Be brief.", messages=USER, tools=[WEATHER]
         )
-        assert raw.headers["x-token-count"] == "estimate"
+        assert "x-token-count" not in raw.headers
+        assert msgspec.json.decode(await raw.read()) == {
+            "input_tokens": fake_anthropic.count(up.requests[0].body)
+        }
         counted = await raw.parse()
-        assert 10 < counted.input_tokens < 200
+        assert counted.input_tokens == fake_anthropic.count(up.requests[0].body)
+    assert [r.path for r in up.requests] == ["/v1/messages/count_tokens"]
+    assert up.requests[0].headers["x-api-key"] == "sk-ant-upstream-secret"
+    assert up.requests[0].json() == {
+        "model": "claude-sonnet-4-5",
+        "system": "Be brief.",
+        "messages": [{"role": "user", "content": "hi"}],
+        "tools": [WEATHER],
+    }
+
+
+async def test_count_tokens_estimates_for_an_openai_upstream(
+    tmp_path: Path, anyio_backend: str
+) -> None:
+    async with gateway(tmp_path, anyio_backend) as (client, up, _):
+        raw = await client.messages.with_raw_response.count_tokens(
+            model="smart", system="Be brief.", messages=USER, tools=[WEATHER]
+        )
+        assert raw.headers["x-token-count"] == "estimate"
+        body = msgspec.json.decode(await raw.read())
+        assert body["estimated"] is True
+        assert 10 < body["input_tokens"] < 200
+        assert (await raw.parse()).input_tokens == body["input_tokens"]
         assert up.requests == []  # no upstream call
+
+
+async def test_count_tokens_upstream_failure(tmp_path: Path, anyio_backend: str) -> None:
+    def handler(request: Any) -> Reply:
+        error = {"type": "error", "error": {"type": "api_error", "message": "boom"}}
+        return Reply.error(500, error)
+
+    async with gateway(tmp_path, anyio_backend, handler=handler) as (client, up, url):
+        with pytest.raises(anthropic.InternalServerError) as failed:
+            await client.messages.count_tokens(model="claude", messages=USER)
+        assert failed.value.status_code == 502
+        assert failed.value.body["type"] == "error"  # type: ignore[index]
+        assert "sk-ant-upstream-secret" not in failed.value.response.text
+        other = anthropic.AsyncAnthropic(base_url=url, api_key=OTHER_KEY, max_retries=0)
+        with pytest.raises(anthropic.PermissionDeniedError):  # team-b may not use smart
+            await other.messages.count_tokens(model="smart", messages=USER)
+        await other.close()
+    assert [r.path for r in up.requests] == ["/v1/messages/count_tokens"]
 
 
 async def test_errors_have_anthropic_shapes(tmp_path: Path, anyio_backend: str) -> None:

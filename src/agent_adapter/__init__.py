@@ -26,8 +26,8 @@ _MODULES = {
     "routing.hedge": ("Hedge",),
     "types": (
         "AudioPart", "CacheControl", "ChatRequest", "ChatResponse", "EmbedResponse", "FilePart",
-        "ImagePart", "Message", "Metrics", "ReasoningItem", "StreamChunk", "TextPart", "Tool",
-        "ToolCall", "ToolCallDelta", "Usage",
+        "ImagePart", "Message", "Metrics", "ReasoningItem", "StreamChunk", "TextPart", "TokenCount",
+        "Tool", "ToolCall", "ToolCallDelta", "Usage",
     ),
     "errors": (
         "APIConnectionError", "AdapterError", "AllProvidersFailedError", "AuthenticationError",
@@ -94,6 +94,7 @@ if TYPE_CHECKING:
         ReasoningItem as ReasoningItem,
         StreamChunk as StreamChunk,
         TextPart as TextPart,
+        TokenCount as TokenCount,
         Tool as Tool,
         ToolCall as ToolCall,
         ToolCallDelta as ToolCallDelta,

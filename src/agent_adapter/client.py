@@ -17,6 +17,7 @@ import msgspec
 
 from . import catalog
 from .batch import run_batch
+from .counting import count_on
 from .errors import AdapterError, StructuredOutputError, ValidationError
 from .hooks import Hooks, Observer, as_hooks
 from .options import api_option, gate_settings, prices_option, retry_option, timeouts_option
@@ -45,7 +46,7 @@ if TYPE_CHECKING:
 
     from .batch import BatchProgress
     from .providers.base import Adapter, HttpRequest
-    from .types import ChatRequest, ChatResponse, EmbedResponse, Message, Tool
+    from .types import ChatRequest, ChatResponse, EmbedResponse, Message, TokenCount, Tool
 
 __all__ = ["Client"]
 
@@ -214,6 +215,28 @@ class Client:
         adapter, request = self._prepare(model, messages, tools, params, stream=True, api=api)
         observer = self._observe_chat("stream", request, hooks)
         return self._stream(adapter, request, *self._limits(timeouts, retry), observer=observer)
+
+    async def count_tokens(
+        self,
+        *,
+        model: str,
+        messages: Iterable[Mapping[str, Any] | Message],
+        tools: Iterable[Mapping[str, Any] | Tool] | None = None,
+        timeouts: Timeouts | float | None = None,
+        retry: RetryPolicy | int | None = None,
+        api: str | None = None,
+        **params: Any,
+    ) -> TokenCount:
+        """The input tokens ``chat`` with these arguments would send, as a ``TokenCount``.
+
+        The provider's own count where it has a counting endpoint (Anthropic,
+        Gemini), else our estimate with ``estimated=True``: never an error
+        just because a provider cannot count. ``params`` as for ``chat``
+        (``reasoning``, ``tool_choice``, ``response_format``, ``extra_body``...
+        shape what is counted). Hooks are not called for a count.
+        """
+        adapter, request = self._prepare(model, messages, tools, params, stream=False, api=api)
+        return await count_on(self.transport, adapter, request, *self._limits(timeouts, retry))
 
     async def embed(
         self,

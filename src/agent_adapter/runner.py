@@ -47,7 +47,7 @@ __all__ = [
 
 T = TypeVar("T")
 
-Operation = Literal["chat", "stream", "embed"]
+Operation = Literal["chat", "stream", "embed", "count"]
 Outcome = Literal["ok", "error", "timeout", "cancelled", "truncated"]
 
 

@@ -19,7 +19,7 @@ from .errors import ValidationError
 if TYPE_CHECKING:
     from types import TracebackType
 
-    from .types import ChatResponse, EmbedResponse, StreamChunk
+    from .types import ChatResponse, EmbedResponse, StreamChunk, TokenCount
 
 __all__ = ["AsyncChatClient", "AsyncChatStream", "SyncClient"]
 
@@ -48,6 +48,9 @@ class AsyncChatClient(Protocol):
 
     @property
     def embed(self) -> Callable[..., Awaitable[EmbedResponse]]: ...
+
+    @property
+    def count_tokens(self) -> Callable[..., Awaitable[TokenCount]]: ...
 
     async def aclose(self) -> None: ...
 
@@ -113,6 +116,10 @@ class SyncClient:
     def embed(self, **kwargs: Any) -> EmbedResponse:
         """``Client.embed``, blocking."""
         return self._portal.call(lambda: self._client.embed(**kwargs))
+
+    def count_tokens(self, **kwargs: Any) -> TokenCount:
+        """``Client.count_tokens``, blocking."""
+        return self._portal.call(lambda: self._client.count_tokens(**kwargs))
 
     def stream(self, **kwargs: Any) -> SyncChatStream:
         """``Client.stream`` as a blocking context manager and iterator."""

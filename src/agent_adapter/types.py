@@ -29,6 +29,7 @@ __all__ = [
     "Role",
     "StreamChunk",
     "TextPart",
+    "TokenCount",
     "Tool",
     "ToolCall",
     "ToolCallDelta",
@@ -420,3 +421,15 @@ class EmbedResponse(msgspec.Struct, kw_only=True):
     metrics: Metrics = NO_METRICS
     deployment: str | None = None
     cost: float | None = None
+
+
+class TokenCount(msgspec.Struct, kw_only=True, frozen=True):
+    """The input tokens of a prompt: the provider's own count, or our estimate.
+
+    ``estimated`` is true when the provider has no counting endpoint and the
+    number is the rate buckets' estimate (``estimate_tokens``, no tokenizer),
+    so a caller can tell a count it may budget on from a guess.
+    """
+
+    input_tokens: int
+    estimated: bool

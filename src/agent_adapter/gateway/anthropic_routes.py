@@ -3,9 +3,10 @@
 A Messages request is read into our chat keywords (``anthropic_format``),
 routed like any other, and answered in Anthropic's shape and event protocol,
 whichever provider served it, so the official ``anthropic`` SDK works with
-``base_url="http://HOST:PORT"``. ``count_tokens`` answers our estimate (the
-token buckets' ``estimate_tokens``, no tokenizer, no upstream call), and says
-so: ``"estimated": true`` in the body and an ``x-token-count: estimate`` header.
+``base_url="http://HOST:PORT"``. ``count_tokens`` answers the provider's own
+count where it has one (Anthropic, Gemini: ``Router.count_tokens``), else our
+estimate (no tokenizer, no upstream call), and then says so: ``"estimated":
+true`` in the body and an ``x-token-count: estimate`` header.
 """
 
 from __future__ import annotations
@@ -14,13 +15,12 @@ from typing import TYPE_CHECKING
 
 import msgspec
 
-from ..resilience import estimate_tokens
-from ..resilience.ratelimit import DEFAULT_OUTPUT_TOKENS
 from .anthropic_format import EventEncoder, message_object, messages_params
 from .http import stream_flag
-from .relay import serve_chat
+from .relay import guarded, serve_chat
 
 if TYPE_CHECKING:
+    from ..types import TokenCount
     from .app import Gateway
     from .http import Exchange
     from .settings import KeySettings
@@ -49,15 +49,24 @@ async def messages(gateway: Gateway, exchange: Exchange, key: KeySettings | None
 
 
 async def count_tokens(gateway: Gateway, exchange: Exchange, key: KeySettings | None) -> None:
-    """``POST /v1/messages/count_tokens``: our estimate of the prompt's tokens, marked as one."""
+    """``POST /v1/messages/count_tokens``: the provider's count, else our estimate, marked.
+
+    No rpm quota is spent; a client that leaves cancels the upstream count.
+    """
     body = await gateway.json_body(exchange)
     params = messages_params(body, count=True)
     model = gateway.check_model(params.pop("model"), key)
-    request = gateway.chat_request(model, params)
-    output = request.max_tokens if request.max_tokens is not None else DEFAULT_OUTPUT_TOKENS
-    tokens = max(estimate_tokens(request) - output, 0)
+    exchange.model = model
+
+    async def count() -> TokenCount:
+        return await gateway.router.count_tokens(model=model, **params)
+
+    counted = await guarded(exchange, count)
+    if not counted.estimated:
+        await exchange.respond(200, _json({"input_tokens": counted.input_tokens}))
+        return
     await exchange.respond(
         200,
-        _json({"input_tokens": tokens, "estimated": True}),
+        _json({"input_tokens": counted.input_tokens, "estimated": True}),
         headers=[(b"x-token-count", b"estimate")],
     )

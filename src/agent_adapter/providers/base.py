@@ -4,8 +4,10 @@ An adapter never touches a socket or a clock. ``encode`` turns a
 ``ChatRequest`` into an ``HttpRequest``; ``decode`` turns a complete response
 body into a ``ChatResponse``; ``stream_decoder`` returns a state machine fed
 with body bytes that yields ``StreamChunk``s; ``error`` turns an error
-response into the right ``AdapterError``. The helpers at the bottom are the
-pieces every adapter shares (error classification, Retry-After, data URLs).
+response into the right ``AdapterError``. ``encode_count`` and
+``decode_count`` are the optional token-counting pair (``None``: the
+provider has no such endpoint). The helpers at the bottom are the pieces
+every adapter shares (error classification, Retry-After, data URLs).
 """
 
 from __future__ import annotations
@@ -185,6 +187,25 @@ class Adapter(ABC):
         """``encode_embed`` plus the call's ``extra_headers`` and ``extra_query``."""
         http = self.encode_embed(request)
         return with_extras(http, request.extra_headers, request.extra_query, self.list_headers)
+
+    def build_count(self, request: ChatRequest) -> HttpRequest | None:
+        """``encode_count`` plus the call's ``extra_headers`` and ``extra_query``, or None."""
+        http = self.encode_count(request)
+        if http is None:
+            return None
+        return with_extras(http, request.extra_headers, request.extra_query, self.list_headers)
+
+    def encode_count(self, request: ChatRequest) -> HttpRequest | None:
+        """The provider's token-counting request for ``request``'s prompt.
+
+        ``None`` (the default) says the provider has no counting endpoint, so
+        callers fall back to our estimate instead of failing.
+        """
+        return None
+
+    def decode_count(self, status: int, headers: Headers, body: bytes) -> int:
+        """The input tokens of a successful counting call (only with ``encode_count``)."""
+        raise ValidationError(f"{self.name} has no token-counting endpoint", field="model")
 
     def encode_embed(self, request: EmbedRequest) -> HttpRequest:
         """The HTTP request for an embeddings call."""

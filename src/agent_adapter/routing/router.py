@@ -22,6 +22,7 @@ import anyio
 import msgspec
 
 from ..client import Client
+from ..counting import count_on
 from ..errors import AdapterError, ValidationError
 from ..hooks import Hooks, as_hooks
 from ..options import retry_option, timeouts_option
@@ -61,7 +62,15 @@ if TYPE_CHECKING:
     from ..batch import BatchProgress
     from ..hooks import Observer
     from ..stream import ChatStream
-    from ..types import ChatRequest, ChatResponse, EmbedRequest, EmbedResponse, Message, Tool
+    from ..types import (
+        ChatRequest,
+        ChatResponse,
+        EmbedRequest,
+        EmbedResponse,
+        Message,
+        TokenCount,
+        Tool,
+    )
 
 __all__ = ["Deployment", "Router"]
 
@@ -346,6 +355,37 @@ class Router:
             raise exhausted(plan.errors) from plan.errors[-1]
 
         return RoutedStream(open_stream if observer is None else adopting(observer, open_stream))
+
+    async def count_tokens(
+        self,
+        *,
+        model: str,
+        messages: Iterable[Mapping[str, Any] | Message],
+        tools: Iterable[Mapping[str, Any] | Tool] | None = None,
+        timeouts: Timeouts | float | None = None,
+        retry: RetryPolicy | int | None = None,
+        **params: Any,
+    ) -> TokenCount:
+        """``Client.count_tokens`` on the deployment of ``model`` a chat would try first.
+
+        One deployment, no fallback and no hedge: a count is of one model's
+        tokenizer; its provider's count, else our estimate (``estimated``).
+        """
+        group = self._group(model)
+        request = self._chat_request(group, messages, tools, params, stream=False)
+        tokens = self._tokens(request) if group.needs_tokens else _NO_TOKENS
+        target = self._order(group, False, tokens)[0].target
+        if request.model != target.model:
+            request = _replace(request, model=target.model)
+        call_timeouts, call_retry = timeouts_option(timeouts), retry_option(retry)
+        return await count_on(
+            self._transport,
+            target.adapter,
+            request,
+            call_timeouts or target.timeouts,
+            call_retry or target.retry,
+            deadline=self._deadline(call_timeouts),
+        )
 
     async def embed(
         self,

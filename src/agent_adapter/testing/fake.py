@@ -16,9 +16,9 @@ __all__ = ["provider_reply"]
 
 def _module_for(path: str) -> str | None:
     route = path.partition("?")[0]
-    if route.endswith("/messages"):
+    if route.endswith(("/messages", "/messages/count_tokens")):
         return "fake_anthropic"
-    if ":generateContent" in route or ":streamGenerateContent" in route or "Content" in route:
+    if "Content" in route or route.endswith(":countTokens"):
         return "fake_gemini"
     if route.startswith("/api/chat") or route.startswith("/api/embed"):
         return "fake_ollama"

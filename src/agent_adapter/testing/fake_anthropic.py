@@ -5,7 +5,8 @@ mock server gets answers shaped exactly like Claude's: a ``tool_use`` block
 when tools are offered and the user has just spoken (a text answer once tool
 results are back), a ``thinking`` block when thinking is on, and with
 ``"stream": true`` the full event sequence (``message_start`` ... ``ping`` ...
-``message_stop``). Missing auth or required fields get Anthropic's error body.
+``message_stop``). ``/v1/messages/count_tokens`` answers ``count(body)``.
+Missing auth or required fields get Anthropic's error body.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import msgspec
 from . import _fake_common as common
 from .replies import RecordedRequest, Reply
 
-__all__ = ["reply"]
+__all__ = ["count", "reply"]
 
 _encode = msgspec.json.Encoder().encode
 _MODEL = "claude-sonnet-4-5-20250929"
@@ -29,7 +30,9 @@ def reply(request: RecordedRequest, *, delay: float = 0.0) -> Reply:
 
     ``delay`` is the pause between streamed events, to make streams visible.
     """
-    if request.method != "POST" or not request.path.split("?")[0].endswith("/v1/messages"):
+    route = request.path.split("?")[0]
+    counting = route.endswith("/v1/messages/count_tokens")
+    if request.method != "POST" or not (counting or route.endswith("/v1/messages")):
         return _error(404, "not_found_error", f"Not found: {request.path}")
     if not request.headers.get("x-api-key") and not request.headers.get("authorization"):
         return _error(401, "authentication_error", "x-api-key header is required")
@@ -39,12 +42,14 @@ def reply(request: RecordedRequest, *, delay: float = 0.0) -> Reply:
         return _error(400, "invalid_request_error", "The request body is not valid JSON")
     if not isinstance(body, dict):
         return _error(400, "invalid_request_error", "The request body must be a JSON object")
-    for name in ("model", "max_tokens", "messages"):
+    for name in ("model", "messages") if counting else ("model", "max_tokens", "messages"):
         if name not in body:
             return _error(400, "invalid_request_error", f"{name}: Field required")
     messages = body["messages"]
     if not isinstance(messages, list) or not messages:
         return _error(400, "invalid_request_error", "messages: at least one message is required")
+    if counting:
+        return Reply.json({"input_tokens": count(request.body)})
     blocks, stop_reason = _answer(body, messages)
     usage = {
         "input_tokens": common.tokens(request.body),
@@ -69,6 +74,14 @@ def reply(request: RecordedRequest, *, delay: float = 0.0) -> Reply:
         },
         headers={"request-id": f"req_mock{len(request.body):08d}"},
     )
+
+
+def count(body: bytes) -> int:
+    """The fake's ``count_tokens`` answer for a request body: its size, ``tokens`` of the bytes.
+
+    Deterministic, so a test can compute what the fake will say.
+    """
+    return common.tokens(body)
 
 
 def _error(status: int, kind: str, message: str) -> Reply:

@@ -6,8 +6,9 @@ thought signature) when tools are offered and the last turn is the user's own
 text, a thought-summary part when ``includeThoughts`` is on, and for
 ``:streamGenerateContent?alt=sse`` a stream of ``GenerateContentResponse``
 chunks whose last one carries ``finishReason``. ``:embedContent`` and
-``:batchEmbedContents`` return deterministic vectors. A missing key or a
-malformed body gets Google's ``google.rpc.Status`` error body.
+``:batchEmbedContents`` return deterministic vectors, ``:countTokens``
+``count(body)``. A missing key or a malformed body gets Google's
+``google.rpc.Status`` error body.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ import msgspec
 from . import _fake_common as common
 from .replies import RecordedRequest, Reply
 
-__all__ = ["reply"]
+__all__ = ["count", "reply"]
 
 _encode = msgspec.json.Encoder().encode
 _SIGNATURE = "CikBfakeThoughtSignatureForTheMockServer0123456789abcdefAA=="
@@ -55,6 +56,8 @@ def reply(request: RecordedRequest, *, delay: float = 0.0) -> Reply:
         return _batch_embed(body)
     if method == "embedContent":
         return Reply.json({"embedding": {"values": _vector(body)}})
+    if method == "countTokens":
+        return _count(request.body, body)
     if method not in ("generateContent", "streamGenerateContent"):
         return _error(404, "NOT_FOUND", f"Method {method} is not supported by the mock.")
     contents = body.get("contents")
@@ -83,6 +86,24 @@ def reply(request: RecordedRequest, *, delay: float = 0.0) -> Reply:
         ),
         delay=delay,
     )
+
+
+def count(body: bytes) -> int:
+    """The fake's ``totalTokens`` for a ``countTokens`` body: ``tokens`` of its bytes.
+
+    Deterministic, so a test can compute what the fake will say.
+    """
+    return common.tokens(body)
+
+
+def _count(raw: bytes, body: dict[str, Any]) -> Reply:
+    inner = body.get("generateContentRequest")
+    contents = inner.get("contents") if isinstance(inner, dict) else body.get("contents")
+    if not isinstance(contents, list) or not contents:
+        return _error(400, "INVALID_ARGUMENT", "* CountTokensRequest: contents is not specified")
+    if isinstance(inner, dict) and not inner.get("model"):
+        return _error(400, "INVALID_ARGUMENT", "* GenerateContentRequest.model: model is required")
+    return Reply.json({"totalTokens": count(raw)})
 
 
 def _error(status: int, grpc: str, message: str) -> Reply:

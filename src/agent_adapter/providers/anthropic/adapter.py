@@ -1,4 +1,4 @@
-"""``AnthropicAdapter``: Claude through the Messages API (``POST /v1/messages``).
+"""``AnthropicAdapter``: Claude through the Messages API (``POST /v1/messages``, ``count_tokens``).
 
 The adapter holds the configuration (auth scheme, thinking and structured
 output options) and joins the package's parts: ``encode`` builds the request,
@@ -13,10 +13,11 @@ import msgspec
 from ...errors import AdapterError, ValidationError
 from ...types import ChatRequest, ChatResponse, ReasoningItem, ToolCall
 from ..base import Adapter, Capabilities, Headers, HttpRequest
-from .encode import ThinkingStyle, finish_headers, request_body, thinking_style
+from .encode import ThinkingStyle, count_body, finish_headers, request_body, thinking_style
 from .errors import error_response
 from .stream import AnthropicStreamDecoder
 from .wire import (
+    COUNT_DECODER,
     MESSAGE_DECODER,
     STRUCTURED_TOOL_PREFIX,
     first_signature,
@@ -78,6 +79,23 @@ class AnthropicAdapter(Adapter):
         http = self.request("POST", "/v1/messages", body)
         finish_headers(http.headers, stream=request.stream, files_beta=files_beta)
         return http
+
+    def encode_count(self, request: ChatRequest) -> HttpRequest:
+        """``POST /v1/messages/count_tokens`` with the prompt fields ``encode`` would send."""
+        self.check(request)
+        body, files_beta = count_body(request, self.options)
+        http = self.request("POST", "/v1/messages/count_tokens", body)
+        finish_headers(http.headers, stream=False, files_beta=files_beta)
+        return http
+
+    def decode_count(self, status: int, headers: Headers, body: bytes) -> int:
+        """``input_tokens`` of a ``count_tokens`` reply."""
+        try:
+            return COUNT_DECODER.decode(body).input_tokens
+        except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+            raise self.malformed(
+                status, body, f"malformed Anthropic token count: {exc}", headers
+            ) from None
 
     def thinking_style(self, model: str) -> ThinkingStyle:
         """How ``model`` takes thinking: a budget, adaptive, or adaptive only.

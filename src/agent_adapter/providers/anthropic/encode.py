@@ -18,7 +18,14 @@ from ..base import json_encode
 from .history import MAX_BREAKPOINTS, encode_history, mark
 from .wire import STRUCTURED_TOOL_PREFIX
 
-__all__ = ["DEFAULT_MAX_TOKENS", "finish_headers", "request_body", "thinking_style"]
+__all__ = [
+    "COUNT_FIELDS",
+    "DEFAULT_MAX_TOKENS",
+    "count_body",
+    "finish_headers",
+    "request_body",
+    "thinking_style",
+]
 
 API_VERSION: Final = b"2023-06-01"
 DEFAULT_MAX_TOKENS: Final = 4096
@@ -26,6 +33,10 @@ DEFAULT_MAX_TOKENS: Final = 4096
 ADAPTIVE_MAX_TOKENS: Final = 16384
 """Default ``max_tokens`` with adaptive thinking: thinking counts against it."""
 _FILES_BETA: Final = b"files-api-2025-04-14"
+COUNT_FIELDS: Final = frozenset(
+    ("model", "messages", "system", "tools", "tool_choice", "thinking", "output_config")
+)
+"""The Messages body fields the token-counting endpoint takes."""
 
 _EFFORT = {"minimal": "low", "low": "low", "medium": "medium", "high": "high",
            "xhigh": "xhigh", "max": "max"}  # fmt: skip
@@ -43,6 +54,25 @@ def request_body(request: ChatRequest, options: Mapping[str, Any]) -> tuple[byte
 
     ``options`` are the adapter's: ``thinking``, ``structured_output``, ``max_tokens``.
     """
+    body, files = _request_fields(request, options)
+    return json_encode(body), files
+
+
+def count_body(request: ChatRequest, options: Mapping[str, Any]) -> tuple[bytes, bool]:
+    """The ``/v1/messages/count_tokens`` body: the Messages body's prompt fields only.
+
+    The same encoding as ``request_body`` (so the count is of what a call
+    would send), minus what the endpoint rejects (``max_tokens``, ``stream``,
+    sampling, metadata); https://docs.anthropic.com/en/api/messages-count-tokens
+    """
+    body, files = _request_fields(request, options)
+    return json_encode({k: v for k, v in body.items() if k in COUNT_FIELDS}), files
+
+
+def _request_fields(
+    request: ChatRequest, options: Mapping[str, Any]
+) -> tuple[dict[str, Any], bool]:
+    """The Messages body as a dict (``extra`` merged), and whether it uses the files beta."""
     history = encode_history(request.messages)
     system, turns = history.system, history.turns
     if not turns:
@@ -115,7 +145,7 @@ def request_body(request: ChatRequest, options: Mapping[str, Any]) -> tuple[byte
         body["stream"] = True
     if request.extra:
         body.update(request.extra)
-    return json_encode(body), history.files
+    return body, history.files
 
 
 def finish_headers(headers: list[tuple[bytes, bytes]], *, stream: bool, files_beta: bool) -> None:

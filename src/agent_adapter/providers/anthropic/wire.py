@@ -155,7 +155,15 @@ EVENT_NAMES = frozenset(
      "message_delta", "message_stop", "ping", "error", "message"}
 )  # fmt: skip
 
+
+class CountIn(msgspec.Struct):
+    """The ``count_tokens`` reply: ``{"input_tokens": N}``."""
+
+    input_tokens: int
+
+
 MESSAGE_DECODER = msgspec.json.Decoder(MessageIn)
+COUNT_DECODER = msgspec.json.Decoder(CountIn)
 EVENT_DECODER = msgspec.json.Decoder(Event)
 TYPE_DECODER = msgspec.json.Decoder(TypeOnly)
 ERROR_DECODER = msgspec.json.Decoder(ErrorBody)

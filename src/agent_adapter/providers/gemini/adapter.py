@@ -1,4 +1,4 @@
-"""``GeminiAdapter``: the Gemini Developer API (``generateContent``, SSE, ``batchEmbedContents``).
+"""``GeminiAdapter``: the Gemini Developer API (``generateContent``, SSE, embeddings, counts).
 
 The adapter holds the configuration (API version, ``json_schema``) and joins
 the package's parts: ``encode`` builds the requests, ``wire`` reads the
@@ -13,10 +13,18 @@ import msgspec
 from ...errors import AdapterError, StreamError, ValidationError
 from ...types import ChatRequest, ChatResponse, EmbedRequest, EmbedResponse
 from ..base import Adapter, Capabilities, Headers, HttpRequest, decode_json
-from .encode import embed_body, request_body, resource_name
+from .encode import count_body, embed_body, request_body, resource_name
 from .errors import blocked, classify_error, error_object
 from .stream import MAX_EVENT_BYTES, GeminiStreamDecoder
-from .wire import EMBED_DECODER, RESPONSE_DECODER, Parts, first_candidate, to_finish, to_usage
+from .wire import (
+    COUNT_DECODER,
+    EMBED_DECODER,
+    RESPONSE_DECODER,
+    Parts,
+    first_candidate,
+    to_finish,
+    to_usage,
+)
 
 __all__ = ["GeminiAdapter"]
 
@@ -118,6 +126,26 @@ class GeminiAdapter(Adapter):
     def error(self, status: int, headers: Headers, body: bytes) -> AdapterError:
         """``{"error": {code, message, status, details}}`` → the matching error class."""
         return classify_error(self.name, status, headers, body, error_object(decode_json(body)))
+
+    # -- token counting ---------------------------------------------------
+
+    def encode_count(self, request: ChatRequest) -> HttpRequest:
+        """``POST /{version}/models/{model}:countTokens`` around the ``generateContent`` body."""
+        self.check(request)
+        resource = resource_name(request.model)
+        body = count_body(
+            request, version=self._version, native=bool(self.options.get("json_schema"))
+        )
+        return self.request("POST", f"/{self._version}/{resource}:countTokens", body)
+
+    def decode_count(self, status: int, headers: Headers, body: bytes) -> int:
+        """``totalTokens`` of a ``countTokens`` reply."""
+        try:
+            return COUNT_DECODER.decode(body).total_tokens
+        except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+            raise self.malformed(
+                status, body, f"malformed Gemini token count: {exc}", headers
+            ) from None
 
     # -- embeddings -------------------------------------------------------
 

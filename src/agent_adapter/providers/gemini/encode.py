@@ -38,6 +38,7 @@ from .wire import (
     BatchEmbedRequest,
     Blob,
     ContentOut,
+    CountRequest,
     EmbedContent,
     EmbedItem,
     FileData,
@@ -54,7 +55,7 @@ from .wire import (
     ToolOut,
 )
 
-__all__ = ["SKIP_SIGNATURE", "embed_body", "request_body", "resource_name"]
+__all__ = ["SKIP_SIGNATURE", "count_body", "embed_body", "request_body", "resource_name"]
 
 #: Google's documented placeholder for a function-call turn whose signature was lost.
 SKIP_SIGNATURE = "skip_thought_signature_validator"
@@ -171,10 +172,13 @@ def _wire_id(call_id: str | None) -> str | None:
     return call_id
 
 
-def request_body(request: ChatRequest, *, version: str, native: bool) -> bytes:
+def request_body(
+    request: ChatRequest, *, version: str, native: bool, model: str | None = None
+) -> bytes:
     """The ``generateContent`` body; ``native`` sends JSON Schemas unconverted.
 
-    ``version`` is the API version, for the URI of a Files API file.
+    ``version`` is the API version, for the URI of a Files API file; ``model``
+    (``models/<id>``) is set only for the copy a ``countTokens`` body wraps.
     """
     system, contents = _contents(request.messages, request.model, version)
     payload = GenerateRequest(
@@ -183,11 +187,24 @@ def request_body(request: ChatRequest, *, version: str, native: bool) -> bytes:
         tools=_tools(request, native),
         tool_config=_tool_config(request),
         generation_config=_generation_config(request, native),
+        model=model,
     )
     if not request.extra:
         return json_encode(payload)
     merged = _merge(msgspec.to_builtins(payload), request.extra)
     return json_encode(merged)
+
+
+def count_body(request: ChatRequest, *, version: str, native: bool) -> bytes:
+    """The ``countTokens`` body: ``{"generateContentRequest": <the generateContent body>}``.
+
+    The wrapped request is ``request_body``'s, with its ``model``, so the
+    count covers the system instruction, tools and config a call would send;
+    https://ai.google.dev/api/tokens#method:-models.counttokens
+    """
+    resource = resource_name(request.model)
+    inner = request_body(request, version=version, native=native, model=resource)
+    return json_encode(CountRequest(msgspec.Raw(inner)))
 
 
 def _contents(

@@ -107,6 +107,13 @@ class GenerateRequest(msgspec.Struct, rename="camel", omit_defaults=True):
     tools: list[ToolOut] | None = None
     tool_config: ToolConfig | None = None
     generation_config: GenerationConfig | None = None
+    model: str | None = None  # set only inside a countTokens request, which requires it
+
+
+class CountRequest(msgspec.Struct, rename="camel"):
+    """A ``countTokens`` body: the whole ``generateContent`` request, already encoded."""
+
+    generate_content_request: msgspec.Raw
 
 
 class TextPartOut(msgspec.Struct):
@@ -195,7 +202,14 @@ class BatchEmbedResponse(msgspec.Struct):
     error: ErrorIn | None = None
 
 
+class CountIn(msgspec.Struct, rename="camel"):
+    """The ``countTokens`` reply's total (its per-modality details are not read)."""
+
+    total_tokens: int
+
+
 RESPONSE_DECODER = msgspec.json.Decoder(ResponseIn)
+COUNT_DECODER = msgspec.json.Decoder(CountIn)
 EMBED_DECODER = msgspec.json.Decoder(BatchEmbedResponse)
 
 # ---------------------------------------------------------------------------
