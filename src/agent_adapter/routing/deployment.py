@@ -18,13 +18,15 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import AdapterError, ValidationError
 from ..pricing import Price
-from ..registry import split_model
-from ..resilience import RetryPolicy, Timeouts
+from ..registry import create_adapter, split_model
+from ..resilience import RateLimit, RetryPolicy, Timeouts, deployment_id
 from .strategies import Stats, Strategy
 
 if TYPE_CHECKING:
     from ..client import Client
     from ..providers.base import Adapter
+    from ..resilience import CircuitBreaker, Store
+    from ..transport import Transport
     from .hedge import Latencies
 
 __all__ = [
@@ -36,6 +38,7 @@ __all__ = [
     "build_groups",
     "check_deployment",
     "fallback_map",
+    "make_target",
     "renamed",
 ]
 
@@ -223,6 +226,57 @@ def build_groups(
             members.append(Member(target, float(spec.weight)))
         groups[name] = Group(name, tuple(members), strategy())
     return groups
+
+
+def make_target(
+    spec: Deployment,
+    provider: str,
+    bare: str,
+    where: str,
+    *,
+    transport: Transport,
+    breaker: CircuitBreaker | None,
+    store: Store | None,
+    timeouts: Timeouts,
+    retry: RetryPolicy,
+) -> Target:
+    """The client and id of one deployment, on the shared pool, with the router's defaults.
+
+    ``timeouts`` and ``retry`` are the router's, for a deployment that sets
+    none of its own; ``store`` keys its shared counters by deployment, as the
+    breaker is keyed.
+    """
+    from ..client import Client
+
+    limited = spec.rpm is not None or spec.tpm is not None
+    store_key = None
+    if store is not None:
+        named = create_adapter(provider, api_key=spec.api_key, base_url=spec.base_url)
+        store_key = deployment_id(named.name, named.base_url, bare, named.api_key)
+    client = Client(
+        provider,
+        api_key=spec.api_key,
+        base_url=spec.base_url,
+        timeouts=spec.timeouts if spec.timeouts is not None else timeouts,
+        retry=spec.retry if spec.retry is not None else retry,
+        transport=transport,
+        breaker=breaker,
+        rate_limit=RateLimit(rpm=spec.rpm, tpm=spec.tpm) if limited else None,
+        max_concurrency=spec.max_concurrency,
+        max_queue=spec.max_queue,
+        store=store,
+        store_key=store_key,
+    )
+    return Target(
+        id=client.deployment_id(bare),
+        client=client,
+        adapter=client._adapter(provider),
+        model=bare,
+        spec=spec,
+        timeouts=client.timeouts,
+        retry=client.retry,
+        where=where,
+    )
 
 
 def check_deployment(entry: Any, where: str) -> tuple[Deployment, str, str]:

@@ -15,25 +15,22 @@ import math
 import os
 import random
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from functools import partial
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import anyio
 import msgspec
 
-from ..client import Client
 from ..counting import count_on
 from ..errors import AdapterError, ValidationError
 from ..hooks import Hooks, as_hooks
 from ..options import retry_option, timeouts_option
-from ..registry import create_adapter
 from ..resilience import (
     CircuitBreaker,
-    RateLimit,
     RetryPolicy,
     Store,
     Timeouts,
-    deployment_id,
     estimate_embed_tokens,
     estimate_tokens,
 )
@@ -49,6 +46,7 @@ from .deployment import (
     build_groups,
     check_deployment,
     fallback_map,
+    make_target,
 )
 from .fallback import Plan, exhausted, past, total_timeout
 from .hedge import Hedge, Latencies, race
@@ -167,6 +165,14 @@ class Router:
         self._owns_transport = transport is None
         self._transport = transport if transport is not None else Transport()
         self._targets: dict[str, Target] = {}
+        self._target = partial(
+            make_target,
+            transport=self._transport,
+            breaker=breaker,
+            store=store,
+            timeouts=self.timeouts,
+            retry=self.retry,
+        )
         groups = (
             build_groups(models, lambda: make_strategy(strategy, rng), self._target, self._targets)
             if models or not allow_direct
@@ -532,39 +538,6 @@ class Router:
             self._seal(group)
             self._direct[model] = group
         return group
-
-    def _target(self, spec: Deployment, provider: str, bare: str, where: str) -> Target:
-        """The client and id of one deployment, on the shared pool, with the router's defaults."""
-        limited = spec.rpm is not None or spec.tpm is not None
-        store_key = None
-        if self.store is not None:  # shared counters are keyed by deployment, as the breaker is
-            named = create_adapter(provider, api_key=spec.api_key, base_url=spec.base_url)
-            store_key = deployment_id(named.name, named.base_url, bare, named.api_key)
-        client = Client(
-            provider,
-            api_key=spec.api_key,
-            base_url=spec.base_url,
-            timeouts=spec.timeouts if spec.timeouts is not None else self.timeouts,
-            retry=spec.retry if spec.retry is not None else self.retry,
-            transport=self._transport,
-            breaker=self.breaker,
-            rate_limit=RateLimit(rpm=spec.rpm, tpm=spec.tpm) if limited else None,
-            max_concurrency=spec.max_concurrency,
-            max_queue=spec.max_queue,
-            store=self.store,
-            store_key=store_key,
-        )
-        adapter = client._adapter(provider)
-        return Target(
-            id=client.deployment_id(bare),
-            client=client,
-            adapter=adapter,
-            model=bare,
-            spec=spec,
-            timeouts=client.timeouts,
-            retry=client.retry,
-            where=where,
-        )
 
     def _seal(self, group: Group) -> None:
         hedge = self.hedge
