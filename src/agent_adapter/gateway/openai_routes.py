@@ -19,7 +19,7 @@ from ..resilience import estimate_embed_tokens
 from ..validation import build_embed_request
 from .http import Problem, stream_flag
 from .limits import Ticket
-from .relay import guarded, serve_chat
+from .relay import guarded, serve_chat, settled
 
 if TYPE_CHECKING:
     from ..types import EmbedResponse
@@ -94,9 +94,8 @@ async def embeddings(gateway: Gateway, exchange: Exchange, key: KeySettings | No
     model = exchange.model = gateway.check_model(body["model"], key)
     request = build_embed_request(model, body["input"], dimensions=body.get("dimensions"))
     ticket = Ticket(estimate_embed_tokens(request) if gateway.wants_tokens(key) else 0)
-    await gateway.admit(key, ticket, stream=False)
 
-    async def answer() -> EmbedResponse:
+    async def whole() -> EmbedResponse:
         response = await gateway.router.embed(
             model=model, input=request.input, dimensions=request.dimensions
         )
@@ -104,16 +103,11 @@ async def embeddings(gateway: Gateway, exchange: Exchange, key: KeySettings | No
         await exchange.respond(200, _json(listed))
         return response
 
-    error: BaseException | None = None
-    try:
-        response = await guarded(exchange, answer)
-        ticket.usage, ticket.cost = response.usage, response.cost
-    except BaseException as exc:
-        error = exc
-        raise
-    finally:
-        ticket.settle(error)
-        exchange.usage = ticket.usage
+    async def answer(ticket: Ticket) -> EmbedResponse:
+        return await guarded(exchange, whole)
+
+    response = await settled(gateway, key, ticket, stream=False, answer=answer)
+    exchange.usage = response.usage
 
 
 async def models(gateway: Gateway, exchange: Exchange, key: KeySettings | None) -> None:

@@ -25,7 +25,7 @@ from .http import Disconnected, Exchange, Problem
 
 if TYPE_CHECKING:
     from ..routing import RoutedStream
-    from ..types import ChatResponse, StreamChunk
+    from ..types import ChatResponse, StreamChunk, Usage
     from .app import Gateway
     from .limits import Ticket
     from .settings import KeySettings
@@ -33,6 +33,16 @@ if TYPE_CHECKING:
 __all__ = ["Encoder", "guarded", "relay", "serve_chat", "settled"]
 
 T = TypeVar("T")
+
+
+class Charged(Protocol):
+    """What a key is charged from: an answer's usage and its cost (chat or embedding)."""
+
+    usage: Usage | None
+    cost: float | None
+
+
+A = TypeVar("A", bound=Charged)
 log = logging.getLogger("agent_adapter.gateway")
 
 
@@ -150,28 +160,27 @@ async def serve_chat(
                 return await relay(exchange, routed, encoder(), gateway.problem)
         return await guarded(exchange, whole)
 
-    response = await settled(gateway, key, model, params, stream=stream, answer=answer)
+    ticket = gateway.ticket(key, model, params)
+    response = await settled(gateway, key, ticket, stream=stream, answer=answer)
     exchange.usage = response.usage
 
 
 async def settled(
     gateway: Gateway,
     key: KeySettings | None,
-    model: str,
-    params: dict[str, Any],
+    ticket: Ticket,
     *,
     stream: bool,
-    answer: Callable[[Ticket], Awaitable[ChatResponse]],
-) -> ChatResponse:
-    """``await answer()`` for ``key`` once its gates let it: any transport's one chat.
+    answer: Callable[[Ticket], Awaitable[A]],
+) -> A:
+    """``await answer(ticket)`` for ``key`` once its gates let ``ticket`` in: any call's one path.
 
-    The key's ticket is admitted first (429 ``Problem`` when a gate says no)
-    and settled exactly once, with the usage and cost when there was an
-    answer (``answer`` puts a stream on the ticket, so that a stream cut short
-    is charged as far as it got); the HTTP routes and the WebSocket both go
-    through here.
+    The ticket is admitted first (429 ``Problem`` when a gate says no) and
+    settled exactly once, with the usage and cost when there was an answer
+    (``answer`` puts a stream on the ticket, so that a stream cut short is
+    charged as far as it got); chats over HTTP and the WebSocket, and
+    embeddings, all go through here.
     """
-    ticket = gateway.ticket(key, model, params)
     await gateway.admit(key, ticket, stream=stream)
     error: BaseException | None = None
     try:

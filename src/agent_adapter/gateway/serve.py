@@ -114,7 +114,7 @@ async def serve(
 
         await serve_trio(app, config, shutdown_trigger=shutdown_trigger)
     else:
-        import asyncio
+        import asyncio  # backend-specific: undoing hypercorn's asyncio cancel count (below)
 
         from hypercorn.asyncio import serve as serve_asyncio
 

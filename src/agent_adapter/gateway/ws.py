@@ -310,8 +310,9 @@ class _Socket:
                 return response
 
         with gateway.metrics.streaming(noted, key) if stream else _NOT_STREAMED:
+            ticket = gateway.ticket(key, model, params)
             response = await settled(
-                gateway, key, model, params, stream=stream, answer=streamed if stream else whole
+                gateway, key, ticket, stream=stream, answer=streamed if stream else whole
             )
         noted.usage = response.usage
         if failed is not None:
